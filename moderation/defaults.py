@@ -1,0 +1,48 @@
+"""Tunables, each with the reason for its value. Settings (``moderation.settings``) reads
+overrides from the environment; everything else imports these names."""
+
+DEFAULT_HOST = "127.0.0.1"
+"""Bind address of ``moderation serve``: loopback until an operator opens it up."""
+
+DEFAULT_PORT = 8000
+
+DEFAULT_WORKERS = 1
+"""Worker processes started by ``moderation serve``; each loads the models once (~0.5 GB)."""
+
+DEFAULT_QUEUE = "moderation"
+"""RQ queue that scoring jobs go to."""
+
+DEFAULT_WEBHOOK_QUEUE = "webhooks"
+"""RQ queue for deliveries to the publisher, so a slow publisher never delays scoring."""
+
+DEFAULT_MAX_COMMENT_CHARS = 10_000
+
+DEFAULT_MAX_ID_CHARS = 200
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""Largest request body for one comment or article (1 MiB)."""
+
+DEFAULT_MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024
+"""Largest request body for ``POST /v1/comments/batch`` (16 MiB)."""
+
+DEFAULT_MAX_BATCH_ITEMS = 1000
+
+DEFAULT_MAX_WAIT_SECONDS = 30
+"""Upper bound of ``GET /v1/comments/{id}?wait=S``."""
+
+DEFAULT_JOB_TIMEOUT = 300
+"""Seconds one scoring job may run before RQ kills it; a batch of 64 on a CPU takes ~2 s."""
+
+DEFAULT_SCORING_BATCH_SIZE = 32
+"""Comments per scoring job when comments arrive in a batch, and per model forward pass."""
+
+DEFAULT_SWEEP_AFTER_SECONDS = 5.0
+"""A pending comment with no live job this old is enqueued again by the sweeper."""
+
+DEFAULT_SWEEP_INTERVAL_SECONDS = 2.0
+
+DEFAULT_MAX_SCORING_ATTEMPTS = 5
+"""After this many failed scoring attempts a comment is escalated to a person."""
+
+DEFAULT_RULES_RELOAD_INTERVAL_SECONDS = 1.0
+"""How often workers look at the rules file's modification time (reload within 5 s)."""

@@ -1,0 +1,52 @@
+"""Every error this package raises on purpose.
+
+    ModerationError
+    ├── ConfigurationError          a setting or file the operator gave cannot be used
+    │   ├── RulesError              a rules file failed validation (``.errors``: file:line:col lines)
+    │   └── ModelUnavailableError   model weights cannot be loaded (says which settings to use)
+    ├── NotFoundError               an article, comment, review or delivery does not exist
+    ├── ConflictError               the request contradicts what is stored (same id, other text)
+    └── QueueUnavailableError       Redis cannot be reached (translated from redis errors)
+
+Library errors (redis, SQLAlchemy, torch) are translated at the boundary with
+``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class ModerationError(Exception):
+    """Base class."""
+
+
+class ConfigurationError(ModerationError):
+    pass
+
+
+class RulesError(ConfigurationError):
+    """A rules file is invalid. ``errors`` lists every problem as ``file:line:column: message``."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+class ModelUnavailableError(ConfigurationError):
+    pass
+
+
+class NotFoundError(ModerationError):
+    def __init__(self, kind: str, ident: str):
+        self.kind = kind
+        self.ident = ident
+        super().__init__(f"{kind} {ident!r} does not exist")
+
+
+class ConflictError(ModerationError):
+    def __init__(self, message: str, *, current: object | None = None):
+        self.current = current
+        super().__init__(message)
+
+
+class QueueUnavailableError(ModerationError):
+    pass

