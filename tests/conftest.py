@@ -39,3 +39,115 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"development data {path} is absent (it lives beside the project, not in it)")
     return path
+
+
+# --- database -------------------------------------------------------------------------
+
+TEST_PG_URL = os.environ.get("MODERATION_TEST_DATABASE_URL")
+API_KEYS = {
+    "publisher": "pub-test-key-0123456789",
+    "moderator": "mod-test-key-0123456789",
+    "admin": "adm-test-key-0123456789",
+}
+API_KEYS_SPEC = ",".join(
+    f"{role}@{role}-tester:{key}" if role == "moderator" else f"{role}:{key}"
+    for role, key in API_KEYS.items()
+)
+
+
+def _pg_database(tag: str) -> str:
+    """A database of its own on the test server, migrated once per session."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    assert TEST_PG_URL
+    name = f"moderation_test_{tag}_{os.getpid()}"
+    admin = create_engine(TEST_PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(TEST_PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    from moderation.db import make_engine, upgrade
+
+    url = _pg_database("main")
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+
+
+def _truncate_all(url: str) -> None:
+    from sqlalchemy import text
+
+    from moderation.db import Base, make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+DB_PARAMS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=DB_PARAMS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, then PostgreSQL when configured."""
+    from moderation.db import make_engine, upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'moderation.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    if not TEST_PG_URL:
+        pytest.skip("MODERATION_TEST_DATABASE_URL is not set (.ci/run sets it)")
+    url = request.getfixturevalue("pg_url")
+    _truncate_all(url)
+    yield url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, redis_conn: redis_lib.Redis):
+    from moderation.settings import Settings
+
+    return Settings(
+        database_url=database_url,
+        redis_url=TEST_REDIS_URL,
+        api_keys=API_KEYS_SPEC,
+        var_dir=tmp_path / "var",
+        rules=ROOT / "rules" / "default.yaml",
+        queue=f"test-{os.urandom(4).hex()}",
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+def session_factory(settings):
+    from moderation.db import make_engine, make_session_factory
+
+    engine = make_engine(settings.effective_database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_KEYS[role]}"}
+
+
+@pytest.fixture
+def client(settings):
+    from fastapi.testclient import TestClient
+
+    from moderation.api.main import create_app
+
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

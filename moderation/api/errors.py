@@ -1,0 +1,203 @@
+"""One JSON shape for every error: ``{"error": code, "message": ..., "fields": [...]}``.
+
+``fields`` names each bad field by its path in the request body (``text``,
+``author.id``, ``comments``), so a client can point at what was wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from moderation.comments import UnknownReferenceError
+from moderation.exceptions import ConflictError, NotFoundError, QueueUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status_code: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+    ):
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.fields = fields or []
+        super().__init__(message)
+
+
+def error_body(
+    code: str, message: str, fields: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    return {"error": code, "message": message, "fields": fields or []}
+
+
+def field_path(loc: tuple[Any, ...] | list[Any], *, strip: int = 0) -> str:
+    parts = [str(p) for p in list(loc)[strip:]]
+    return ".".join(parts) if parts else "body"
+
+
+def pydantic_fields(errors: list[Any], *, strip_body: bool = True) -> list[dict[str, str]]:
+    fields = []
+    for err in errors:
+        loc = list(err.get("loc", ()))
+        if strip_body and loc and loc[0] in ("body", "query", "path"):
+            loc = loc[1:]
+        msg = err.get("msg", "invalid")
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        fields.append(
+            {"field": field_path(loc), "message": msg, "type": err.get("type", "invalid")}
+        )
+    return fields
+
+
+def validation_response(fields: list[dict[str, str]], status_code: int = 422) -> JSONResponse:
+    if any(f["type"] == "json_invalid" for f in fields):
+        detail = next(f for f in fields if f["type"] == "json_invalid")
+        return JSONResponse(
+            error_body(
+                "malformed_json",
+                f"request body is not valid JSON: {detail['message']}",
+                [{"field": "body", "message": detail["message"], "type": "json_invalid"}],
+            ),
+            status_code=400,
+        )
+    message = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return JSONResponse(error_body("validation_error", message, fields), status_code=status_code)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_response(pydantic_fields(list(exc.errors())))
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.fields), status_code=exc.status_code
+        )
+
+    @app.exception_handler(UnknownReferenceError)
+    async def _unknown_ref(_: Request, exc: UnknownReferenceError) -> JSONResponse:
+        msg = f"{exc.kind} {exc.ident!r} does not exist"
+        return JSONResponse(
+            error_body(
+                "validation_error",
+                f"{exc.field}: {msg}",
+                [{"field": exc.field, "message": msg, "type": "unknown_reference"}],
+            ),
+            status_code=422,
+        )
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse(error_body("not_found", str(exc)), status_code=404)
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
+        return JSONResponse(error_body("conflict", str(exc)), status_code=409)
+
+    @app.exception_handler(QueueUnavailableError)
+    async def _queue(_: Request, exc: QueueUnavailableError) -> JSONResponse:
+        return JSONResponse(error_body("queue_unavailable", str(exc)), status_code=503)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        fields = (
+            [{"field": "body", "message": detail, "type": "too_large"}]
+            if exc.status_code == 413
+            else []
+        )
+        return JSONResponse(
+            error_body(codes.get(exc.status_code, "http_error"), detail, fields),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+
+class BodySizeLimit:
+    """Refuses request bodies over a limit with 413, before the route parses them.
+
+    ``limits`` maps (method, path) to a byte limit; anything else gets ``default``.
+    Checks Content-Length up front and counts bytes of chunked bodies as they arrive.
+    """
+
+    def __init__(self, app: ASGIApp, *, default: int, limits: dict[tuple[str, str], int]):
+        self.app = app
+        self.default = default
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get((scope["method"], scope["path"]), self.default)
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > limit:
+                    await self._too_large(send, limit)
+                    return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._too_large(send, limit)
+
+    @staticmethod
+    async def _too_large(send: Send, limit: int) -> None:
+        body = json.dumps(
+            error_body(
+                "payload_too_large",
+                f"request body is larger than the limit of {limit} bytes",
+                [{"field": "body", "message": f"larger than {limit} bytes", "type": "too_large"}],
+            )
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive``; an HTTPException so FastAPI's body parsing re-raises it
+    instead of turning it into a generic 400."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body is larger than the limit of {limit} bytes")

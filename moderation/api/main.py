@@ -1,0 +1,62 @@
+"""Builds the FastAPI app. Connections are made here once and handed to routes via deps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from moderation import __version__
+from moderation.api import errors
+from moderation.api.routes import articles, comments, health
+from moderation.auth import KeyRing, load_or_generate
+from moderation.connections import connect, resolve_redis_url
+from moderation.db import make_engine, make_session_factory
+from moderation.rulebook import Rulebook
+from moderation.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    keys = settings.api_keys or load_or_generate(settings.var_dir)[0]
+    keyring = KeyRing.parse(keys)
+    engine = make_engine(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.redis.close()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Comment moderation",
+        version=__version__,
+        summary="Scores reader comments for abuse, relevance and spam; rules decide; "
+        "moderators review the rest.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.keyring = keyring
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.redis = connect(resolve_redis_url(settings.redis_url, settings.var_dir))
+    # The API does not load models, so score names are checked by the workers.
+    app.state.rulebook = Rulebook(
+        settings.rules,
+        session_factory=None,
+        check_interval=settings.rules_reload_interval_seconds,
+    )
+    errors.install(app)
+    app.add_middleware(
+        errors.BodySizeLimit,
+        default=settings.max_body_bytes,
+        limits={("POST", "/v1/comments/batch"): settings.max_batch_body_bytes},
+    )
+    app.include_router(health.router)
+    app.include_router(articles.router)
+    app.include_router(comments.router)
+    return app

@@ -1,0 +1,247 @@
+"""Where a comment enters: store, commit, then enqueue its id for scoring."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
+
+from moderation import defaults
+from moderation.api.deps import PublisherDep, RedisDep, SessionDep, SettingsDep
+from moderation.api.errors import ApiError, error_body, pydantic_fields
+from moderation.api.schemas import (
+    BatchCreate,
+    BatchItemResult,
+    BatchResult,
+    CommentCreate,
+    CommentPublic,
+    ErrorBody,
+    FieldError,
+    Identifier,
+    comment_public,
+)
+from moderation.comments import NewComment, UnknownReferenceError, create_comment, get_comment
+from moderation.db.models import CommentStatus
+from moderation.exceptions import ConflictError, QueueUnavailableError
+from moderation.queue import enqueue_scoring
+from moderation.settings import Settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/comments", tags=["comments"])
+
+CommentId = Annotated[Identifier, Path(description="The publisher's comment id")]
+_comment_adapter: TypeAdapter[CommentCreate] = TypeAdapter(CommentCreate)
+
+
+def _length_errors(comment_in: CommentCreate, settings: Settings) -> list[dict[str, str]]:
+    if len(comment_in.text) > settings.max_comment_chars:
+        return [
+            {
+                "field": "text",
+                "message": f"is {len(comment_in.text)} characters long; the limit is "
+                f"{settings.max_comment_chars} (MODERATION_MAX_COMMENT_CHARS)",
+                "type": "string_too_long",
+            }
+        ]
+    return []
+
+
+def _new(comment_in: CommentCreate) -> NewComment:
+    return NewComment(
+        id=comment_in.id,
+        article_id=comment_in.article_id,
+        text=comment_in.text,
+        author_id=comment_in.author.id,
+        author_name=comment_in.author.name,
+        parent_id=comment_in.parent_id,
+        created_at=comment_in.created_at,
+    )
+
+
+def _enqueue(session: Session, redis_conn: Any, settings: Settings, ids: list[str]) -> None:
+    if not ids:
+        return
+    try:
+        enqueue_scoring(session=session, conn=redis_conn, settings=settings, comment_ids=ids)
+    except QueueUnavailableError as exc:
+        # Stored and committed: the sweeper enqueues it once Redis is back.
+        log.warning("%d comment(s) stored but not queued: %s", len(ids), exc)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=CommentPublic,
+    responses={
+        200: {"model": CommentPublic, "description": "Already stored with the same content"},
+        409: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+    },
+    summary="Submit a comment for moderation",
+)
+def create_comment_route(
+    comment_in: CommentCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis_conn: RedisDep,
+    _: PublisherDep,
+    response: Response,
+) -> CommentPublic:
+    errors = _length_errors(comment_in, settings)
+    if errors:
+        raise ApiError(422, "validation_error", f"text: {errors[0]['message']}", errors)
+    comment, created = create_comment(session=session, new=_new(comment_in))
+    session.commit()
+    if created:
+        _enqueue(session, redis_conn, settings, [comment.id])
+    else:
+        response.status_code = 200
+    session.refresh(comment)
+    return comment_public(get_comment(session, comment.id))
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    response_model=BatchResult,
+    summary="Submit up to 1000 comments; each item is accepted or refused on its own",
+)
+def create_comments_batch(
+    batch: BatchCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis_conn: RedisDep,
+    _: PublisherDep,
+) -> BatchResult:
+    if len(batch.comments) > settings.max_batch_items:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"comments: {len(batch.comments)} items; the limit is {settings.max_batch_items}",
+            [
+                {
+                    "field": "comments",
+                    "message": f"more than {settings.max_batch_items} items",
+                    "type": "too_long",
+                }
+            ],
+        )
+    results: list[BatchItemResult] = []
+    accepted: list[str] = []
+    for index, raw in enumerate(batch.comments):
+        raw_id = raw.get("id") if isinstance(raw, dict) else None
+        item_id = raw_id if isinstance(raw_id, str) else None
+        try:
+            comment_in = _comment_adapter.validate_python(raw)
+        except ValidationError as exc:
+            fields = pydantic_fields(list(exc.errors()), strip_body=False)
+            results.append(_item_error(index, item_id, 422, "validation_error", fields))
+            continue
+        errors = _length_errors(comment_in, settings)
+        if errors:
+            results.append(_item_error(index, item_id, 422, "validation_error", errors))
+            continue
+        try:
+            with session.begin_nested():
+                comment, created = create_comment(session=session, new=_new(comment_in))
+        except UnknownReferenceError as exc:
+            msg = f"{exc.kind} {exc.ident!r} does not exist"
+            results.append(
+                _item_error(
+                    index,
+                    item_id,
+                    422,
+                    "validation_error",
+                    [{"field": exc.field, "message": msg, "type": "unknown_reference"}],
+                )
+            )
+            continue
+        except ConflictError as exc:
+            results.append(_item_error(index, item_id, 409, "conflict", [], str(exc)))
+            continue
+        if created:
+            accepted.append(comment.id)
+        results.append(
+            BatchItemResult(
+                index=index,
+                id=comment.id,
+                result="accepted" if created else "duplicate",
+                status_code=202 if created else 200,
+            )
+        )
+    session.commit()
+    _enqueue(session, redis_conn, settings, accepted)
+    for item in results:
+        if item.result != "error" and item.id is not None:
+            item.comment = comment_public(get_comment(session, item.id))
+    return BatchResult(
+        accepted=sum(r.result == "accepted" for r in results),
+        duplicates=sum(r.result == "duplicate" for r in results),
+        failed=sum(r.result == "error" for r in results),
+        results=results,
+    )
+
+
+def _item_error(
+    index: int,
+    item_id: str | None,
+    status_code: int,
+    code: str,
+    fields: list[dict[str, str]],
+    message: str | None = None,
+) -> BatchItemResult:
+    message = message or "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    body = error_body(code, message, fields)
+    return BatchItemResult(
+        index=index,
+        id=item_id,
+        result="error",
+        status_code=status_code,
+        error=ErrorBody(
+            error=body["error"],
+            message=body["message"],
+            fields=[FieldError(**f) for f in body["fields"]],
+        ),
+    )
+
+
+@router.get(
+    "/{comment_id}",
+    response_model=CommentPublic,
+    responses={404: {"model": ErrorBody}},
+    summary="A comment, its scores and its decisions",
+)
+async def read_comment(
+    comment_id: CommentId,
+    request: Request,
+    _: PublisherDep,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=defaults.DEFAULT_MAX_WAIT_SECONDS,
+            description="Hold the request up to this many seconds until a decision exists",
+        ),
+    ] = 0,
+) -> CommentPublic:
+    factory = request.app.state.session_factory
+
+    def load() -> tuple[CommentPublic, bool]:
+        # A short session per look, so a waiting request holds no database connection.
+        with factory() as session:
+            comment = get_comment(session, comment_id)
+            return comment_public(comment), comment.status != CommentStatus.PENDING.value
+
+    public, decided = await run_in_threadpool(load)
+    deadline = time.monotonic() + wait
+    while not decided and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        public, decided = await run_in_threadpool(load)
+    return public

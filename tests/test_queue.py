@@ -1,0 +1,74 @@
+"""The sweeper: pending comments with no live job are enqueued again; live ones are not."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rq import Queue
+from rq.job import Job
+
+from moderation.articles import upsert_article
+from moderation.comments import NewComment, create_comment
+from moderation.db import Comment, utcnow
+from moderation.queue import SWEEP_LOCK, enqueue_scoring, sweep_pending
+
+
+def add(session_factory, cid):
+    with session_factory() as s:
+        upsert_article(session=s, article_id="a1", title="t", body="b")
+        create_comment(session=s, new=NewComment(id=cid, article_id="a1", text="x", author_id="u"))
+        s.commit()
+
+
+def age(session_factory, seconds=60):
+    with session_factory() as s:
+        for c in s.query(Comment):
+            c.received_at = utcnow() - timedelta(seconds=seconds)
+        s.commit()
+
+
+def test_sweeps_unqueued_and_lost_jobs_but_not_live_ones(settings, session_factory, redis_conn):
+    for cid in ("never-queued", "lost", "live", "failed", "fresh"):
+        add(session_factory, cid)
+    with session_factory() as s:
+        enqueue_scoring(session=s, conn=redis_conn, settings=settings, comment_ids=["lost"])
+        enqueue_scoring(session=s, conn=redis_conn, settings=settings, comment_ids=["live"])
+        enqueue_scoring(session=s, conn=redis_conn, settings=settings, comment_ids=["failed"])
+        lost_job = s.get(Comment, "lost").job_id
+        failed_job = s.get(Comment, "failed").job_id
+    redis_conn.delete(Job.key_for(lost_job))  # e.g. Redis restarted empty
+    redis_conn.hset(Job.key_for(failed_job), "status", "failed")
+    age(session_factory)
+    with session_factory() as s:
+        s.get(Comment, "fresh").received_at = utcnow()
+        s.commit()
+
+    n = sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings)
+    assert n == 3
+    queue = Queue(settings.queue, connection=redis_conn)
+    jobs_by_comment = {}
+    for job in queue.get_jobs():
+        for cid in job.args[0]:
+            jobs_by_comment.setdefault(cid, []).append(job.id)
+    assert len(jobs_by_comment["live"]) == 1  # not enqueued twice
+    for cid in ("never-queued", "lost", "failed"):  # each now has a new, live job
+        assert any(j not in (lost_job, failed_job) for j in jobs_by_comment[cid]), cid
+    assert "fresh" not in jobs_by_comment  # too young: the API may still be enqueueing it
+
+
+def test_one_sweeper_at_a_time(settings, session_factory, redis_conn):
+    add(session_factory, "c1")
+    age(session_factory)
+    redis_conn.set(SWEEP_LOCK, b"1")
+    assert sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings) == 0
+    redis_conn.delete(SWEEP_LOCK)
+    assert sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings) == 1
+
+
+def test_decided_comments_are_not_swept(settings, session_factory, redis_conn):
+    add(session_factory, "c1")
+    age(session_factory)
+    with session_factory() as s:
+        s.get(Comment, "c1").status = "approved"
+        s.commit()
+    assert sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings) == 0

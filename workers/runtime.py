@@ -1,0 +1,68 @@
+"""What a worker process builds once and keeps between jobs: database engine, Redis
+connection, scorers (models) and the active rules."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from moderation.connections import connect, resolve_redis_url
+from moderation.db import make_engine, make_session_factory
+from moderation.rulebook import Rulebook
+from moderation.scoring import ScorerSet, build_scorers
+from moderation.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+SCORER_LOADS_KEY = "moderation:stats:scorer-loads"
+"""Hash of ``host:pid`` → how many times that process built its scorers (should be 1)."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    redis: redis.Redis
+    scorers: ScorerSet
+    rulebook: Rulebook
+
+    @classmethod
+    def build(cls, settings: Settings | None = None, *, redis_conn: redis.Redis | None = None) -> Runtime:
+        settings = settings or get_settings()
+        engine = make_engine(settings.effective_database_url)
+        session_factory = make_session_factory(engine)
+        conn = redis_conn or connect(resolve_redis_url(settings.redis_url, settings.var_dir))
+        log.info("loading scorers %s (pid %d)", settings.scorer_names, os.getpid())
+        scorers = build_scorers(settings, redis=conn)
+        conn.hincrby(SCORER_LOADS_KEY, f"{socket.gethostname()}:{os.getpid()}", 1)
+        rulebook = Rulebook(
+            settings.rules,
+            available_scores=scorers.labels,
+            session_factory=session_factory,
+            check_interval=settings.rules_reload_interval_seconds,
+        )
+        rulebook.load()
+        return cls(settings, engine, session_factory, conn, scorers, rulebook)
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """This process's runtime, built on first use (the worker builds it before its first job)."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.build()
+    return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
