@@ -11,13 +11,21 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moderation.comments import UnknownReferenceError
-from moderation.exceptions import ConflictError, NotFoundError, QueueUnavailableError
+from moderation.exceptions import (
+    AlreadyDecidedError,
+    ClaimedError,
+    ConflictError,
+    NotFoundError,
+    QueueUnavailableError,
+)
+from moderation.reviews import decision_view
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +112,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConflictError)
     async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse(error_body("conflict", str(exc)), status_code=409)
+
+    @app.exception_handler(ClaimedError)
+    async def _claimed(_: Request, exc: ClaimedError) -> JSONResponse:
+        body = error_body("claimed", str(exc))
+        body["claim"] = {"moderator": exc.holder, "expires_at": jsonable_encoder(exc.expires_at)}
+        return JSONResponse(body, status_code=409)
+
+    @app.exception_handler(AlreadyDecidedError)
+    async def _decided(_: Request, exc: AlreadyDecidedError) -> JSONResponse:
+        body = error_body("already_decided", str(exc))
+        body["decision"] = jsonable_encoder(decision_view(exc.decision)) if exc.decision else None
+        return JSONResponse(body, status_code=409)
 
     @app.exception_handler(QueueUnavailableError)
     async def _queue(_: Request, exc: QueueUnavailableError) -> JSONResponse:

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from moderation import __version__
+from moderation import __version__, web
 from moderation.api import errors
-from moderation.api.routes import articles, comments, health
+from moderation.api.routes import articles, comments, decisions, health, reviews, webhooks
 from moderation.auth import KeyRing, load_or_generate
 from moderation.connections import connect, resolve_redis_url
 from moderation.db import make_engine, make_session_factory
@@ -59,4 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(articles.router)
     app.include_router(comments.router)
+    app.include_router(decisions.router)
+    app.include_router(reviews.router)
+    app.include_router(webhooks.router)
+    app.include_router(web.router)
     return app

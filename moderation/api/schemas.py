@@ -76,7 +76,7 @@ class CommentCreate(Strict):
 
 
 class BatchCreate(Strict):
-    comments: Annotated[list[dict[str, Any]], Field(max_length=defaults.DEFAULT_MAX_BATCH_ITEMS)]
+    comments: Annotated[list[Any], Field(max_length=defaults.DEFAULT_MAX_BATCH_ITEMS)]
 
 
 class AuthorPublic(BaseModel):
@@ -188,4 +188,130 @@ def comment_public(comment: Any) -> CommentPublic:
         scores=scores,
         evidence=evidence,
         decisions=decisions,
+    )
+
+
+# --- reviews and webhooks ----------------------------------------------------------------
+
+
+class ModeratorDecisionCreate(Strict):
+    action: Literal["approve", "reject"]
+    reason_code: Annotated[str, Field(max_length=100)] | None = None
+    note: Annotated[str, Field(max_length=5000)] | None = None
+
+
+class ClaimPublic(BaseModel):
+    comment_id: str
+    moderator: str
+    claimed_at: datetime
+    expires_at: datetime
+
+
+class ModeratorDecisionPublic(BaseModel):
+    id: int
+    comment_id: str
+    action: Literal["approve", "reject", "escalate"]
+    decided_by: Literal["rules", "moderator", "system"]
+    actor: str | None
+    reasons: list[ReasonPublic]
+    rules_version: str | None
+    reason_code: str | None
+    note: str | None
+    decided_at: datetime
+
+
+class ReviewAuthorHistory(BaseModel):
+    approved: int
+    rejected: int
+    escalated: int
+    total: int
+    recent: list[dict[str, Any]]
+
+
+class ReviewAuthor(BaseModel):
+    id: str
+    name: str | None
+    history: ReviewAuthorHistory
+
+
+class ReviewPublic(BaseModel):
+    comment_id: str
+    status: Literal["open", "claimed", "done"]
+    comment_status: str
+    article: dict[str, Any]
+    text: str
+    author: ReviewAuthor
+    parent: dict[str, Any] | None
+    created_at: datetime
+    escalated_at: datetime
+    priority: int
+    labels: list[str]
+    rule: str | None
+    rules_version: str | None
+    reasons: list[ReasonPublic]
+    scores: dict[str, float]
+    evidence: dict[str, Any]
+    claim: dict[str, Any] | None
+    decision: ModeratorDecisionPublic | None
+
+
+class ReviewCounters(BaseModel):
+    open: int
+    claimed: int
+    decided_today: int
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewPublic]
+    next_cursor: str | None
+    counters: ReviewCounters
+
+
+class WebhookAttemptPublic(BaseModel):
+    number: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: str
+    event: str
+    comment_id: str
+    decision_id: int | None
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    body: str
+    """The exact JSON sent on every attempt."""
+    attempt_log: list[WebhookAttemptPublic]
+
+
+def delivery_public(delivery: Any) -> WebhookDeliveryPublic:
+    return WebhookDeliveryPublic(
+        id=delivery.id,
+        event=delivery.event,
+        comment_id=delivery.comment_id,
+        decision_id=delivery.decision_id,
+        url=delivery.url,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        created_at=delivery.created_at,
+        next_attempt_at=delivery.next_attempt_at,
+        delivered_at=delivery.delivered_at,
+        body=delivery.body.decode(),
+        attempt_log=[
+            WebhookAttemptPublic(
+                number=a.number,
+                at=a.at,
+                status_code=a.status_code,
+                error=a.error,
+                duration_ms=a.duration_ms,
+            )
+            for a in delivery.attempt_log
+        ],
     )

@@ -450,7 +450,9 @@ class RuleSet:
             facts.matched = []
             if not rule.test(facts):
                 continue
-            reasons.append(Reason(rule.id, rule.template.render(_lookup(facts, rule.id, facts.matched))))
+            reasons.append(
+                Reason(rule.id, rule.template.render(_lookup(facts, rule.id, facts.matched)))
+            )
             labels.update(dict.fromkeys(rule.labels))
             priorities.append(rule.priority)
             if rule.decisive:

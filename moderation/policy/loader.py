@@ -32,7 +32,6 @@ from moderation.policy.evaluator import (
     DefaultAction,
     Rule,
     RuleSet,
-    iter_conditions,
     template_references,
 )
 from moderation.policy.testing import InlineTest
@@ -42,9 +41,7 @@ __all__ = ["load_rules", "load_rules_text", "read_word_file"]
 Loc = tuple[str | int, ...]
 
 
-def load_rules(
-    path: str | Path, *, available_scores: Collection[str] | None = None
-) -> RuleSet:
+def load_rules(path: str | Path, *, available_scores: Collection[str] | None = None) -> RuleSet:
     """Load and validate a rules file; ``RulesError`` lists every problem."""
     return _load_path(Path(path), available_scores, ())
 
@@ -162,9 +159,7 @@ def _expected_keys(raw_loc: tuple[Any, ...]) -> list[str] | None:
                 continue
         tp = _unwrap(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            found = [
-                info for name, info in tp.model_fields.items() if (info.alias or name) == part
-            ]
+            found = [info for name, info in tp.model_fields.items() if (info.alias or name) == part]
             if not found:
                 return None
             tp = found[0].annotation
@@ -238,6 +233,7 @@ class _Loader:
         self.problems: list[_Problem] = []
         self.foreign: list[str] = []  # errors from an extended file, already formatted
         self.root: Any = None
+        self.data: dict[str, Any] = {}
 
     # -- reporting
 
@@ -288,7 +284,12 @@ class _Loader:
             mark = getattr(exc, "problem_mark", None)
             problem = getattr(exc, "problem", None) or str(exc)
             context = getattr(exc, "context", None)
-            detail = f"{problem} ({context})" if context else problem
+            context_mark = getattr(exc, "context_mark", None)
+            detail = problem
+            if context and context_mark is not None:
+                detail += f" ({context} started on line {context_mark.line + 1})"
+            elif context:
+                detail += f" ({context})"
             if mark is None:
                 self.error_at(0, 0, f"invalid YAML: {detail}")
             else:
@@ -314,11 +315,11 @@ class _Loader:
                 if key is None:
                     continue
                 if key in first:
-                    where = path_text(loc) or "the top level"
+                    where = f"in {path_text(loc)}" if loc else "at the top level"
                     self.error_at(
                         key_node.start_mark.line,
                         key_node.start_mark.column,
-                        f"duplicate key '{key}' in {where} (first given on line {first[key]})",
+                        f"duplicate key '{key}' {where} (first given on line {first[key]})",
                     )
                 else:
                     first[key] = key_node.start_mark.line + 1
@@ -328,7 +329,7 @@ class _Loader:
                 self._duplicate_keys(item, (*loc, i))
 
     def _validate(self) -> _Parts:
-        data = _plain(self.root)
+        data = self.data = _plain(self.root)
         try:
             model = m.RulesFileModel.model_validate(data)
         except ValidationError as exc:
@@ -393,7 +394,9 @@ class _Loader:
             self.error(loc, f"{where}: expected {_TYPE_WORDS[kind]}, got {m.describe(value)}")
         elif kind in _BOUND_WORDS:
             key, words = _BOUND_WORDS[kind]
-            self.error(loc, f"{where}: expected a number {words} {ctx.get(key)}, got {value!r}")
+            bound = ctx.get(key)
+            shown = f"{bound:g}" if isinstance(bound, float) else bound
+            self.error(loc, f"{where}: expected a number {words} {shown}, got {value!r}")
         elif kind == "too_short":
             self.error(loc, f"{where}: expected at least {ctx.get('min_length')} item(s)")
         elif kind == "value_error":
@@ -422,24 +425,31 @@ class _Loader:
     def _check_and_resolve(
         self, parts: _Parts
     ) -> tuple[RuleSet | None, dict[str, tuple[str, ...]], list[tuple[str, bytes]]]:
+        # Checks below read the plain data, so they also cover rules that failed validation.
+        data = self.data
+        raw_rules = [r if isinstance(r, dict) else {} for r in _list(data.get("rules"))]
+        raw_tests = [t if isinstance(t, dict) else {} for t in _list(data.get("tests"))]
         seen_ids: dict[str, int] = {}
-        for i, rule in parts.rules:
-            if rule.id in seen_ids:
-                first = seen_ids[rule.id]
+        for i, rule in enumerate(raw_rules):
+            rule_id = rule.get("id")
+            if not isinstance(rule_id, str):
+                continue
+            if rule_id in seen_ids:
+                first = seen_ids[rule_id]
                 line = self._position(("rules", first))[0] + 1
                 self.error(
                     ("rules", i, "id"),
-                    f"rules[{i}].id: duplicate rule id '{rule.id}' "
+                    f"rules[{i}].id: duplicate rule id '{rule_id}' "
                     f"(first used by rules[{first}] on line {line})",
                 )
             else:
-                seen_ids[rule.id] = i
+                seen_ids[rule_id] = i
 
         parent = self._load_parent(parts)
-        if parent is None and parts.extends is None:
-            if parts.default is None and "default" not in self.root:
+        if "extends" not in data:
+            if "default" not in data:
                 self.error((), "missing required key 'default' (the action when no rule matches)")
-            if parts.remove:
+            if "remove" in data:
                 self.error(("remove",), "remove: only a file that extends another can remove rules")
         if parent is not None:
             parent_ids = {r.id for r in parent.rules}
@@ -460,8 +470,8 @@ class _Loader:
             assert spec.include is not None
             path = self.base_dir / spec.include
             try:
-                data = path.read_bytes()
-                lists[name] = read_word_file(data.decode("utf-8"))
+                content = path.read_bytes()
+                lists[name] = read_word_file(content.decode("utf-8"))
             except FileNotFoundError:
                 self.error(
                     ("lists", name, "include"),
@@ -473,49 +483,58 @@ class _Loader:
                     f"lists.{name}.include: cannot read '{spec.include}': {exc}",
                 )
             else:
-                includes.append((spec.include, data))
+                includes.append((spec.include, content))
 
-        declared = set(lists) | set(parts.lists)
+        raw_lists = data.get("lists")
+        declared = set(lists) | (set(raw_lists) if isinstance(raw_lists, dict) else set())
         rule_ids = {r.id for r in parent.rules} - set(parts.remove) if parent else set()
-        rule_ids |= {rule.id for _, rule in parts.rules}
-        for i, rule in parts.rules:
-            for cond, loc in iter_conditions(rule.when, ("rules", i, "when")):
-                self._check_condition(cond, loc, declared)
-            if rule.message:
-                self._check_template_scores(rule.message, ("rules", i, "message"))
-        if parts.default is not None and parts.default.message:
-            self._check_template_scores(parts.default.message, ("default", "message"))
-        for i, test in parts.tests:
-            if test.scores is not None and self.available is not None:
-                for name in test.scores:
-                    if name not in self.available:
+        rule_ids |= set(seen_ids)
+        for i, rule in enumerate(raw_rules):
+            if "when" in rule:
+                for cond, loc in _raw_conditions(rule["when"], ("rules", i, "when")):
+                    self._check_condition(cond, loc, declared)
+            self._check_template_scores(rule.get("message"), ("rules", i, "message"))
+        default = data.get("default")
+        if isinstance(default, dict):
+            self._check_template_scores(default.get("message"), ("default", "message"))
+        for i, test in enumerate(raw_tests):
+            scores = test.get("scores")
+            if isinstance(scores, dict) and self.available is not None:
+                for name in scores:
+                    if isinstance(name, str) and name not in self.available:
                         self._unknown_score(name, ("tests", i, "scores", name))
-            expect = test.expect
-            if expect.checks_rule and expect.rule is not None and expect.rule not in rule_ids:
+            expect = test.get("expect")
+            rule_id = expect.get("rule") if isinstance(expect, dict) else None
+            if isinstance(rule_id, str) and rule_id not in rule_ids:
                 self.error(
                     ("tests", i, "expect", "rule"),
-                    f"tests[{i}].expect.rule: no rule has id '{expect.rule}'; "
+                    f"tests[{i}].expect.rule: no rule has id '{rule_id}'; "
                     "write null to expect the default",
                 )
         return parent, lists, includes
 
-    def _check_condition(self, cond: Any, loc: Loc, declared: set[str]) -> None:
-        if isinstance(cond, m.ScoreCondition):
-            if self.available is not None and cond.score not in self.available:
-                self._unknown_score(cond.score, (*loc, "score"))
-        for key in ("words", "phrases", "author"):
-            ref = getattr(cond, key, None) if cond.key == key else None
-            if isinstance(ref, str) and ref not in declared:
+    def _check_condition(self, cond: dict[str, Any], loc: Loc, declared: set[str]) -> None:
+        kind = next((k for k in cond if k in m.CONDITION_MODELS), None)
+        value = cond.get(kind) if kind else None
+        if kind == "score" and isinstance(value, str) and self.available is not None:
+            if value not in self.available:
+                self._unknown_score(value, (*loc, "score"))
+        if kind in ("words", "phrases", "author") and isinstance(value, str):
+            if value not in declared:
                 names = ", ".join(sorted(declared)) or "none"
                 self.error(
-                    (*loc, key),
-                    f"{path_text((*loc, key))}: unknown list '{ref}'; lists defined: {names}",
+                    (*loc, kind),
+                    f"{path_text((*loc, kind))}: unknown list '{value}'; lists defined: {names}",
                 )
 
-    def _check_template_scores(self, text: str, loc: Loc) -> None:
-        if self.available is None:
+    def _check_template_scores(self, text: Any, loc: Loc) -> None:
+        if self.available is None or not isinstance(text, str):
             return
-        scores, _ = template_references(parse_template(text))
+        try:
+            template = parse_template(text)
+        except ValueError:
+            return  # reported by validation
+        scores, _ = template_references(template)
         for name in sorted(scores):
             if name not in self.available:
                 self._unknown_score(name, loc)
@@ -555,9 +574,7 @@ class _Loader:
         includes: list[tuple[str, bytes]],
     ) -> RuleSet:
         own = [
-            Rule.build(
-                spec, lists, source=self.source, line=self._position(("rules", i))[0] + 1
-            )
+            Rule.build(spec, lists, source=self.source, line=self._position(("rules", i))[0] + 1)
             for i, spec in parts.rules
         ]
         rules: list[Rule] = []
@@ -622,6 +639,23 @@ def _try(model: type[BaseModel], value: Any) -> Any:
         return model.model_validate(value)
     except ValidationError:
         return None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _raw_conditions(value: Any, loc: Loc) -> Iterator[tuple[dict[str, Any], Loc]]:
+    """Condition mappings in plain data, with their locations (validated or not)."""
+    if not isinstance(value, dict):
+        return
+    yield value, loc
+    kind = next((k for k in value if k in m.CONDITION_MODELS), None)
+    if kind in ("all", "any"):
+        for j, child in enumerate(_list(value[kind])):
+            yield from _raw_conditions(child, (*loc, kind, j))
+    elif kind == "not":
+        yield from _raw_conditions(value["not"], (*loc, "not"))
 
 
 def _quoted_alternatives(expected: str) -> Iterator[str]:

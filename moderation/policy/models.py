@@ -29,7 +29,7 @@ from moderation.policy._template import parse_template
 from moderation.policy.normaliser import compile_re2
 
 
-class Action(str, Enum):
+class Action(str, Enum):  # noqa: UP042 - the interface the service codes against
     APPROVE = "approve"
     REJECT = "reject"
     ESCALATE = "escalate"
@@ -192,7 +192,8 @@ class ScoreCondition(_Comparison):
         for op, value in self.comparisons().items():
             values = value if isinstance(value, tuple) else (value,)
             if any(not 0 <= v <= 1 for v in values):
-                shown = list(value) if isinstance(value, tuple) else value
+                shown = ", ".join(f"{v:g}" for v in values)
+                shown = f"[{shown}]" if isinstance(value, tuple) else shown
                 raise ValueError(f"scores lie in [0, 1]; {op}: {shown} can never be useful")
         return self
 
@@ -425,6 +426,8 @@ class InlineExpectModel(_Model):
     rule: str | None = None
     """Absent: not checked; ``null``: the default action decided."""
     labels: list[str] | None = None
+    """Labels the verdict must carry (it may carry more)."""
+    priority: int | None = None
 
     @property
     def checks_rule(self) -> bool:

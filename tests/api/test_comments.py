@@ -210,7 +210,7 @@ def test_batch_stores_valid_items_and_reports_each_failure(client, article, sett
     assert res[1]["error"]["fields"][0]["field"] == "text"
     assert res[2]["error"]["fields"][0]["field"] == "article_id"
     assert res[5]["status_code"] == 409
-    assert res[6]["error"]["fields"][0]["field"] == "body"
+    assert res[6]["error"]["fields"][0]["field"] == "comments.6"
     assert res[0]["comment"]["status"] == "pending"
     assert stored_comments(session_factory) == 2
     jobs = Queue(settings.queue, connection=redis_conn).get_jobs()

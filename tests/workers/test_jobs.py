@@ -103,8 +103,8 @@ def test_author_history_is_counted_from_earlier_comments(runtime, session_factor
     from moderation.policy import HistoryQuery
 
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
-    for i in range(3):
-        add(session_factory, f"old{i}", "Shut up you fucking idiot.", created_at=t0 + timedelta(days=i))
+    for i, day in enumerate([0, 1, 15]):  # only day 15 is within 30 days of day 40
+        add(session_factory, f"old{i}", "Shut up you fucking idiot.", created_at=t0 + timedelta(days=day))
     process_comments(runtime, ["old0", "old1", "old2"])
     add(session_factory, "new", "Bus lanes are fine.", created_at=t0 + timedelta(days=40))
     queries = [HistoryQuery("rejected", 30), HistoryQuery("rejected", None), HistoryQuery("total", None)]

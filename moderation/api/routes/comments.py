@@ -142,6 +142,9 @@ def create_comments_batch(
             comment_in = _comment_adapter.validate_python(raw)
         except ValidationError as exc:
             fields = pydantic_fields(list(exc.errors()), strip_body=False)
+            for f in fields:  # an error about the item as a whole
+                if f["field"] == "body":
+                    f["field"] = f"comments.{index}"
             results.append(_item_error(index, item_id, 422, "validation_error", fields))
             continue
         errors = _length_errors(comment_in, settings)

@@ -1,0 +1,50 @@
+"""Moderators' decisions on any comment: overturning an automatic approve or reject."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from moderation import reviews
+from moderation.api.deps import ModeratorDep, RedisDep, SessionDep, SettingsDep
+from moderation.api.schemas import (
+    ErrorBody,
+    Identifier,
+    ModeratorDecisionCreate,
+    ModeratorDecisionPublic,
+)
+from moderation.webhooks import enqueue_recorded
+
+router = APIRouter(prefix="/v1/comments", tags=["decisions"])
+
+CommentId = Annotated[Identifier, Path(description="The publisher's comment id")]
+
+
+@router.post(
+    "/{comment_id}/decision",
+    status_code=201,
+    response_model=ModeratorDecisionPublic,
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    summary="A moderator's decision on a decided comment (overturns the rules' decision)",
+)
+def create_decision(
+    comment_id: CommentId,
+    decision_in: ModeratorDecisionCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis_conn: RedisDep,
+    principal: ModeratorDep,
+) -> ModeratorDecisionPublic:
+    decision = reviews.overturn(
+        session=session,
+        comment_id=comment_id,
+        moderator=principal.name,
+        action=reviews.ModeratorAction(decision_in.action),
+        reason_code=decision_in.reason_code,
+        note=decision_in.note,
+        lease_seconds=settings.review_lease_seconds,
+        webhook_url=settings.webhook_url,
+    )
+    enqueue_recorded(session, conn=redis_conn, settings=settings)
+    return ModeratorDecisionPublic.model_validate(reviews.decision_view(decision))

@@ -1,0 +1,114 @@
+"""The review queue: escalated comments, claims (leases) and moderators' decisions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from moderation import reviews
+from moderation.api.deps import ModeratorDep, RedisDep, SessionDep, SettingsDep
+from moderation.api.errors import ApiError
+from moderation.api.schemas import (
+    ClaimPublic,
+    ErrorBody,
+    Identifier,
+    ModeratorDecisionCreate,
+    ModeratorDecisionPublic,
+    ReviewPage,
+    ReviewPublic,
+)
+from moderation.db.models import ReviewStatus
+from moderation.webhooks import enqueue_recorded
+
+router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
+
+CommentId = Annotated[Identifier, Path(description="The publisher's comment id")]
+CONFLICT = {409: {"model": ErrorBody, "description": "Claimed by another or decided already"}}
+
+
+@router.get("", response_model=ReviewPage, summary="Escalated comments waiting for a person")
+def read_reviews(
+    session: SessionDep,
+    _: ModeratorDep,
+    status: ReviewStatus = ReviewStatus.OPEN,
+    sort: reviews.Sort = reviews.Sort.PRIORITY,
+    article_id: Identifier | None = None,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ReviewPage:
+    try:
+        page = reviews.list_reviews(
+            session, status=status, sort=sort, article_id=article_id, cursor=cursor, limit=limit
+        )
+    except reviews.InvalidCursorError as exc:
+        field = [{"field": "cursor", "message": str(exc), "type": "invalid_cursor"}]
+        raise ApiError(422, "validation_error", f"cursor: {exc}", field) from None
+    return ReviewPage(
+        items=[ReviewPublic.model_validate(item) for item in page.items],
+        next_cursor=page.next_cursor,
+        counters=reviews.counters(session),  # type: ignore[arg-type]
+    )
+
+
+@router.post(
+    "/{comment_id}/claim",
+    response_model=ClaimPublic,
+    responses={**CONFLICT, 404: {"model": ErrorBody}},
+    summary="Take an escalated comment for a few minutes (again to renew)",
+)
+def claim_review(
+    comment_id: CommentId, session: SessionDep, settings: SettingsDep, principal: ModeratorDep
+) -> ClaimPublic:
+    row = reviews.claim(
+        session=session,
+        comment_id=comment_id,
+        moderator=principal.name,
+        lease_seconds=settings.review_lease_seconds,
+    )
+    return ClaimPublic(
+        comment_id=row.comment_id,
+        moderator=row.moderator,
+        claimed_at=row.claimed_at,
+        expires_at=row.expires_at,
+    )
+
+
+@router.post(
+    "/{comment_id}/release",
+    status_code=204,
+    responses={**CONFLICT, 404: {"model": ErrorBody}},
+    summary="Give a claimed comment back to the queue",
+)
+def release_review(comment_id: CommentId, session: SessionDep, principal: ModeratorDep) -> Response:
+    reviews.release(session=session, comment_id=comment_id, moderator=principal.name)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{comment_id}/decision",
+    status_code=201,
+    response_model=ModeratorDecisionPublic,
+    responses={**CONFLICT, 404: {"model": ErrorBody}},
+    summary="Approve or reject an escalated comment; ends the review, notifies the publisher",
+)
+def create_review_decision(
+    comment_id: CommentId,
+    decision_in: ModeratorDecisionCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis_conn: RedisDep,
+    principal: ModeratorDep,
+) -> ModeratorDecisionPublic:
+    decision = reviews.decide(
+        session=session,
+        comment_id=comment_id,
+        moderator=principal.name,
+        action=reviews.ModeratorAction(decision_in.action),
+        reason_code=decision_in.reason_code,
+        note=decision_in.note,
+        lease_seconds=settings.review_lease_seconds,
+        webhook_url=settings.webhook_url,
+    )
+    enqueue_recorded(session, conn=redis_conn, settings=settings)
+    return ModeratorDecisionPublic.model_validate(reviews.decision_view(decision))
