@@ -123,15 +123,12 @@ def _print_table(rows: list[tuple[str, str, dict]]) -> None:
     )
     out.write("-" * 130 + "\n")
     for kind, text, rec in rows:
-        s = rec.get("scores", {})
+        scores = rec.get("scores", {})
         d = rec.get("decision")
         action = d["action"] if d else "(pending)"
         reason = "; ".join(r["message"] for r in d["reasons"]) if d else ""
         short = (text[:43] + "...") if len(text) > 46 else text
-
-        def f(name: str) -> str:
-            return f"{s[name]:.2f}" if name in s else "  -"
-
-        out.write(
-            f"{kind:<26} {short:<46} {f('toxicity'):>5} {f('relevance'):>5} {f('spam'):>5}  {action:<9} {reason}\n"
+        tox, rel, spam = (
+            f"{scores[n]:.2f}" if n in scores else "  -" for n in ("toxicity", "relevance", "spam")
         )
+        out.write(f"{kind:<26} {short:<46} {tox:>5} {rel:>5} {spam:>5}  {action:<9} {reason}\n")

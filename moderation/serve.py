@@ -69,7 +69,15 @@ class WorkerPool:
                 proc.kill()
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    # uvicorn shuts down gracefully, restores this handler and re-raises the signal; raising
+    # here (instead of the default "die at once") lets the finally-block stop the workers
+    # and the embedded Redis.
+    raise SystemExit(128 + signum)
+
+
 def serve(settings: Settings) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -6,16 +6,32 @@ from moderation.db import Article
 from tests.conftest import auth
 
 PUB = auth("publisher")
-ARTICLE = {"title": "Bridge reopens", "body": "The bridge reopened after repairs.", "tags": ["city"]}
+ARTICLE = {
+    "title": "Bridge reopens",
+    "body": "The bridge reopened after repairs.",
+    "tags": ["city"],
+}
 
 
 def test_put_creates_then_updates(client, session_factory):
-    r = client.put("/v1/articles/art-1", json=ARTICLE | {"url": "https://news.example/a", "section": "local"}, headers=PUB)
+    r = client.put(
+        "/v1/articles/art-1",
+        json=ARTICLE | {"url": "https://news.example/a", "section": "local"},
+        headers=PUB,
+    )
     assert r.status_code == 201
-    assert r.json()["id"] == "art-1" and r.json()["section"] == "local" and r.json()["tags"] == ["city"]
-    r = client.put("/v1/articles/art-1", json=ARTICLE | {"title": "Bridge reopens to traffic"}, headers=PUB)
+    assert (
+        r.json()["id"] == "art-1"
+        and r.json()["section"] == "local"
+        and r.json()["tags"] == ["city"]
+    )
+    r = client.put(
+        "/v1/articles/art-1", json=ARTICLE | {"title": "Bridge reopens to traffic"}, headers=PUB
+    )
     assert r.status_code == 200 and r.json()["title"] == "Bridge reopens to traffic"
-    assert client.get("/v1/articles/art-1", headers=PUB).json()["title"] == "Bridge reopens to traffic"
+    assert (
+        client.get("/v1/articles/art-1", headers=PUB).json()["title"] == "Bridge reopens to traffic"
+    )
     with session_factory() as s:
         assert s.scalar(select(func.count(Article.id))) == 1
 

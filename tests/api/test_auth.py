@@ -13,7 +13,9 @@ def test_missing_and_unknown_keys_are_401(client):
     r = client.put("/v1/articles/a", json=ARTICLE)
     assert r.status_code == 401 and r.json()["error"] == "unauthorized"
     assert r.headers["www-authenticate"] == "Bearer"
-    r = client.put("/v1/articles/a", json=ARTICLE, headers={"Authorization": "Bearer nope-nope-nope-nope"})
+    r = client.put(
+        "/v1/articles/a", json=ARTICLE, headers={"Authorization": "Bearer nope-nope-nope-nope"}
+    )
     assert r.status_code == 401 and r.json()["message"] == "unknown API key"
     r = client.put("/v1/articles/a", json=ARTICLE, headers={"Authorization": "Basic abc"})
     assert r.status_code == 401
@@ -27,7 +29,9 @@ def test_wrong_role_is_403_and_admin_can_do_everything(client):
 
 
 def test_keyring_parsing():
-    ring = KeyRing.parse("publisher:aaaaaaaaaaaaaaaa, publisher:bbbbbbbbbbbbbbbb,moderator@alice:cccccccccccccccc")
+    ring = KeyRing.parse(
+        "publisher:aaaaaaaaaaaaaaaa, publisher:bbbbbbbbbbbbbbbb,moderator@alice:cccccccccccccccc"
+    )
     assert ring.authenticate("bbbbbbbbbbbbbbbb").name == "publisher-2"
     assert ring.authenticate("cccccccccccccccc").name == "alice"
     assert ring.authenticate("cccccccccccccccc").role is Role.MODERATOR

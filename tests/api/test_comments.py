@@ -18,7 +18,10 @@ PUB = auth("publisher")
 def article(client):
     r = client.put(
         "/v1/articles/a1",
-        json={"title": "Port strike enters second week", "body": "Dock workers walked out over pay."},
+        json={
+            "title": "Port strike enters second week",
+            "body": "Dock workers walked out over pay.",
+        },
         headers=PUB,
     )
     assert r.status_code == 201
@@ -26,7 +29,12 @@ def article(client):
 
 
 def comment(**over):
-    body = {"id": "c1", "article_id": "a1", "text": "The dockers have a point.", "author": {"id": "u1"}}
+    body = {
+        "id": "c1",
+        "article_id": "a1",
+        "text": "The dockers have a point.",
+        "author": {"id": "u1"},
+    }
     body.update(over)
     return body
 
@@ -38,14 +46,19 @@ def stored_comments(session_factory) -> int:
 
 def comment_audits(session_factory) -> int:
     with session_factory() as s:
-        return s.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.subject_type == "comment")) or 0
+        return (
+            s.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.subject_type == "comment"))
+            or 0
+        )
 
 
 def queued(settings, redis_conn) -> list[str]:
     return Queue(settings.queue, connection=redis_conn).get_job_ids()
 
 
-def test_accepted_comment_is_stored_pending_and_its_id_queued(client, article, settings, redis_conn, session_factory):
+def test_accepted_comment_is_stored_pending_and_its_id_queued(
+    client, article, settings, redis_conn, session_factory
+):
     r = client.post("/v1/comments", json=comment(created_at="2026-11-01T10:00:00Z"), headers=PUB)
     assert r.status_code == 202, r.text
     body = r.json()
@@ -152,12 +165,16 @@ def test_bad_comment_is_refused_naming_the_field(
 
 
 def test_text_over_the_configured_limit(client, article, settings, session_factory, redis_conn):
-    r = client.post("/v1/comments", json=comment(text="a" * (settings.max_comment_chars + 1)), headers=PUB)
+    r = client.post(
+        "/v1/comments", json=comment(text="a" * (settings.max_comment_chars + 1)), headers=PUB
+    )
     assert r.status_code == 422
     assert r.json()["fields"][0]["field"] == "text"
     assert "10000" in r.json()["fields"][0]["message"]
     assert stored_comments(session_factory) == 0 and queued(settings, redis_conn) == []
-    r = client.post("/v1/comments", json=comment(text="a" * settings.max_comment_chars), headers=PUB)
+    r = client.post(
+        "/v1/comments", json=comment(text="a" * settings.max_comment_chars), headers=PUB
+    )
     assert r.status_code == 202
 
 
@@ -183,7 +200,9 @@ def test_body_over_the_size_limit(client, article, session_factory, settings, re
         for i in range(0, len(big), 65536):
             yield big[i : i + 65536]
 
-    r = client.post("/v1/comments", content=chunks(), headers=PUB | {"content-type": "application/json"})
+    r = client.post(
+        "/v1/comments", content=chunks(), headers=PUB | {"content-type": "application/json"}
+    )
     assert r.status_code == 413 and r.json()["fields"][0]["field"] == "body"
     assert stored_comments(session_factory) == 0 and queued(settings, redis_conn) == []
 
@@ -191,7 +210,9 @@ def test_body_over_the_size_limit(client, article, session_factory, settings, re
 # --- batch -----------------------------------------------------------------------------
 
 
-def test_batch_stores_valid_items_and_reports_each_failure(client, article, settings, redis_conn, session_factory):
+def test_batch_stores_valid_items_and_reports_each_failure(
+    client, article, settings, redis_conn, session_factory
+):
     items = [
         comment(id="b1"),
         comment(id="b2", text=""),
@@ -206,7 +227,15 @@ def test_batch_stores_valid_items_and_reports_each_failure(client, article, sett
     body = r.json()
     assert (body["accepted"], body["duplicates"], body["failed"]) == (2, 1, 4)
     res = body["results"]
-    assert [x["result"] for x in res] == ["accepted", "error", "error", "accepted", "duplicate", "error", "error"]
+    assert [x["result"] for x in res] == [
+        "accepted",
+        "error",
+        "error",
+        "accepted",
+        "duplicate",
+        "error",
+        "error",
+    ]
     assert res[1]["error"]["fields"][0]["field"] == "text"
     assert res[2]["error"]["fields"][0]["field"] == "article_id"
     assert res[5]["status_code"] == 409
@@ -234,9 +263,13 @@ def test_batch_over_1000_items_is_refused(client, article, session_factory, sett
 
 
 def test_batch_body_over_its_limit(client, article, session_factory, settings, redis_conn):
-    big = json.dumps({"comments": [comment(text="a" * 9000, id=f"k{i}") for i in range(1900)]}).encode()
+    big = json.dumps(
+        {"comments": [comment(text="a" * 9000, id=f"k{i}") for i in range(1900)]}
+    ).encode()
     assert settings.max_body_bytes < len(big) > settings.max_batch_body_bytes
-    r = client.post("/v1/comments/batch", content=big, headers=PUB | {"content-type": "application/json"})
+    r = client.post(
+        "/v1/comments/batch", content=big, headers=PUB | {"content-type": "application/json"}
+    )
     assert r.status_code == 413 and r.json()["fields"][0]["field"] == "body"
     assert stored_comments(session_factory) == 0 and queued(settings, redis_conn) == []
 

@@ -39,7 +39,9 @@ def test_readyz_names_a_broken_rules_file(settings, tmp_path):
 
 
 def test_readyz_names_an_unreachable_database(settings):
-    app = create_app(settings.model_copy(update={"database_url": "postgresql+psycopg://nobody@127.0.0.1:1/x"}))
+    app = create_app(
+        settings.model_copy(update={"database_url": "postgresql+psycopg://nobody@127.0.0.1:1/x"})
+    )
     with TestClient(app) as c:
         r = c.get("/readyz")
     assert r.status_code == 503 and "database" in r.json()["failing"]
@@ -47,5 +49,11 @@ def test_readyz_names_an_unreachable_database(settings):
 
 def test_openapi_lists_the_paths(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/v1/articles/{article_id}", "/v1/comments", "/v1/comments/batch", "/v1/comments/{comment_id}",
-            "/healthz", "/readyz"} <= set(paths)
+    assert {
+        "/v1/articles/{article_id}",
+        "/v1/comments",
+        "/v1/comments/batch",
+        "/v1/comments/{comment_id}",
+        "/healthz",
+        "/readyz",
+    } <= set(paths)

@@ -29,9 +29,18 @@ def scorers():
 
 @pytest.fixture
 def runtime(settings, session_factory, redis_conn, scorers):
-    rulebook = Rulebook(settings.rules, available_scores=scorers.labels, session_factory=session_factory)
+    rulebook = Rulebook(
+        settings.rules, available_scores=scorers.labels, session_factory=session_factory
+    )
     rulebook.load()
-    return Runtime(settings, make_engine(settings.effective_database_url), session_factory, redis_conn, scorers, rulebook)
+    return Runtime(
+        settings,
+        make_engine(settings.effective_database_url),
+        session_factory,
+        redis_conn,
+        scorers,
+        rulebook,
+    )
 
 
 def add(session_factory, cid, text, *, author="u1", parent=None, created_at=None):
@@ -104,10 +113,19 @@ def test_author_history_is_counted_from_earlier_comments(runtime, session_factor
 
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     for i, day in enumerate([0, 1, 15]):  # only day 15 is within 30 days of day 40
-        add(session_factory, f"old{i}", "Shut up you fucking idiot.", created_at=t0 + timedelta(days=day))
+        add(
+            session_factory,
+            f"old{i}",
+            "Shut up you fucking idiot.",
+            created_at=t0 + timedelta(days=day),
+        )
     process_comments(runtime, ["old0", "old1", "old2"])
     add(session_factory, "new", "Bus lanes are fine.", created_at=t0 + timedelta(days=40))
-    queries = [HistoryQuery("rejected", 30), HistoryQuery("rejected", None), HistoryQuery("total", None)]
+    queries = [
+        HistoryQuery("rejected", 30),
+        HistoryQuery("rejected", None),
+        HistoryQuery("total", None),
+    ]
     with session_factory() as s:
         counts = author_history(s, author_id="u1", before=t0 + timedelta(days=40), exclude_comment_id="new",
                                 queries=queries)  # fmt: skip

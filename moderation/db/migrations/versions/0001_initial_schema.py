@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-28 21:40:01.640139
 """
 
-from alembic import op
 import sqlalchemy as sa
-import moderation.db.models
+from alembic import op
 
+import moderation.db.models
 
 revision = "0001"
 down_revision = None
