@@ -55,8 +55,9 @@ class Rulebook:
     def load(self) -> RuleSet:
         """First load: raises ``RulesError`` when the file is invalid."""
         with self._lock:
+            stamp = self._file_stamp()
             ruleset = load_rules(self.path, available_scores=self.available_scores)
-            self._activate(ruleset)
+            self._activate(ruleset, stamp)
             return ruleset
 
     @property
@@ -80,11 +81,13 @@ class Rulebook:
     def reload(self) -> ReloadResult:
         with self._lock:
             previous = self._ruleset
+            # Stamped before reading: a file still being written when read is read again.
+            stamp = self._file_stamp()
             try:
                 ruleset = load_rules(self.path, available_scores=self.available_scores)
             except RulesError as exc:
                 self.last_errors = exc.errors
-                self._stamp = self._file_stamp()  # don't re-parse the same broken file
+                self._stamp = stamp  # don't re-parse the same broken file
                 log.error(
                     "rules file %s refused; still using version %s:\n%s",
                     self.path,
@@ -93,17 +96,19 @@ class Rulebook:
                 )
                 return ReloadResult(False, previous.version if previous else "", exc.errors)
             changed = previous is None or previous.version != ruleset.version
-            self._activate(ruleset)
+            self._activate(ruleset, stamp)
             if changed:
                 log.info("rules %s active: version %s", self.path, ruleset.version[:12])
             return ReloadResult(changed, ruleset.version, [])
 
-    def _activate(self, ruleset: RuleSet) -> None:
+    def _activate(self, ruleset: RuleSet, stamp: tuple[tuple[str, float, int], ...]) -> None:
         if self._ruleset is None or self._ruleset.version != ruleset.version:
             self.loaded_at = utcnow()
             self._record(ruleset)
         self._ruleset = ruleset
-        self._stamp = self._file_stamp()
+        # When the new version watches other files than the stamp covered, the next check
+        # reloads once more (same version, so nothing changes) and stamps them.
+        self._stamp = stamp
         self.last_errors = []
 
     def _watched(self) -> list[Path]:

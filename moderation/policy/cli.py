@@ -1,7 +1,8 @@
 """``moderation rules check|test|diff``: the rules command group.
 
 The lead's ``moderation.cli`` calls ``add_commands(subparsers, build_score_fn)``; each
-subcommand sets ``func(args) -> exit code``.
+subcommand sets ``func(args) -> exit code``. It returns the group's own subparsers, so
+commands that need the database (``rules backtest``) are added from outside this package.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = ["add_commands"]
 
 def add_commands(
     subparsers: argparse._SubParsersAction, build_score_fn: Callable[[], ScoreFn]
-) -> None:
+) -> argparse._SubParsersAction:
     """Add ``rules check``, ``rules test`` and ``rules diff`` to an argparse subparsers object.
 
     ``build_score_fn()`` returns a ``score_fn`` backed by the real scorers; it is called
@@ -51,6 +52,7 @@ def add_commands(
     diff.add_argument("old", type=Path, metavar="OLD")
     diff.add_argument("new", type=Path, metavar="NEW")
     diff.set_defaults(func=_diff)
+    return commands
 
 
 def _print_errors(exc: RulesError) -> None:

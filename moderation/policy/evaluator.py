@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from moderation.policy import models as m
@@ -390,6 +391,7 @@ class RuleSet:
         lists: Mapping[str, tuple[str, ...]],
         tests: Sequence[Any] = (),
         extends: RuleSet | None = None,
+        files: Sequence[Path] = (),
     ):
         self.version = version
         self.source = source
@@ -399,6 +401,9 @@ class RuleSet:
         self.lists = dict(lists)
         self.tests: list[Any] = list(tests)
         self.extends = extends
+        self.files: list[Path] = list(files)
+        """Every file this was built from (the rules file, its word lists, the files it
+        extends, recursively): what to watch for changes."""
         scores: set[str] = set()
         history: set[HistoryQuery] = set()
         templates = [r.template for r in self.rules] + [default.template]

@@ -622,6 +622,13 @@ class _Loader:
             lists=lists,
             tests=tests,
             extends=parent,
+            files=_unique(
+                [
+                    *([self.path] if self.path is not None else []),
+                    *(self.base_dir / rel for rel, _ in includes),
+                    *(parent.files if parent is not None else []),
+                ]
+            ),
         )
 
 
@@ -639,6 +646,10 @@ def _try(model: type[BaseModel], value: Any) -> Any:
         return model.model_validate(value)
     except ValidationError:
         return None
+
+
+def _unique(paths: list[Path]) -> list[Path]:
+    return list(dict.fromkeys(paths))
 
 
 def _list(value: Any) -> list[Any]:

@@ -232,3 +232,18 @@ def test_the_default_rules_load_with_the_default_scorers():
     assert ruleset.default.action is Action.APPROVE
     assert ruleset.score_names == set(SCORES)
     assert "kys" in ruleset.lists["severe-abuse"]
+
+
+def test_files_lists_every_file_the_rules_were_built_from(tmp_path):
+    assert load_rules(GOOD / "site.yaml").files == [
+        GOOD / "site.yaml",
+        GOOD / "base.yaml",
+        GOOD / "words" / "insults.txt",
+    ]
+    assert load_rules(DEFAULT_RULES).files == [
+        DEFAULT_RULES,
+        DEFAULT_RULES.parent / "words" / "severe-abuse.txt",
+    ]
+    (tmp_path / "w.txt").write_text("idiot\n")
+    text = "default: {action: approve}\nlists:\n  w: {include: w.txt}\nrules: []\n"
+    assert load_rules_text(text, base_dir=tmp_path).files == [tmp_path / "w.txt"]

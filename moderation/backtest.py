@@ -1,0 +1,492 @@
+"""Replay stored comments under another rules file, with the scores they were given (no
+re-scoring), and compare with what the rules decided at the time.
+
+"Current" is each comment's latest automatic decision (``decided_by = rules``). Where the
+right answer is known (a moderator's latest decision, or a labels file) the report also
+gives, old vs new, the error rate of automatic decisions (approve/reject that differ from
+the right answer) and the escalation rate.
+
+History conditions count the author's other comments by their status now, as the worker
+would if the comment arrived again today.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+from tqdm import tqdm
+
+from moderation.db.models import Comment, DecidedBy, Decision, utcnow
+from moderation.decisions import author_history, latest_evidence
+from moderation.exceptions import ConfigurationError, RulesError
+from moderation.policy import ArticleFacts, EvaluationContext, RuleSet, load_rules
+from moderation.rule_stats import DEFAULT_RULE, parse_window
+
+__all__ = [
+    "ACTIONS",
+    "BacktestReport",
+    "Change",
+    "Rates",
+    "add_command",
+    "backtest",
+    "read_labels",
+]
+
+ACTIONS = ("approve", "reject", "escalate")
+_LABEL_ACTIONS = {"0": "approve", "1": "reject", **{a: a for a in ACTIONS}}
+_ID_KEYS = ("comment_id", "id")
+_LABEL_KEYS = ("action", "expected", "label")
+
+
+@dataclass(frozen=True)
+class Change:
+    comment_id: str
+    text: str
+    old_action: str
+    old_rule: str
+    new_action: str
+    new_rule: str
+    expected: str | None = None
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Over the comments whose right answer is known."""
+
+    judged: int
+    automatic: int
+    errors: int
+    escalated: int
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.automatic if self.automatic else None
+
+    @property
+    def escalation_rate(self) -> float | None:
+        return self.escalated / self.judged if self.judged else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {
+            "error_rate": self.error_rate,
+            "escalation_rate": self.escalation_rate,
+        }
+
+
+@dataclass
+class BacktestReport:
+    rules_source: str
+    rules_version: str
+    since: datetime | None
+    until: datetime
+    replayed: int
+    current_versions: Counter[str]
+    table: dict[str, Counter[str]]
+    """Current action → new action → count."""
+    changes: list[Change]
+    truth: str | None = None
+    """Where the right answers came from: ``moderator decisions`` or a labels file."""
+    old: Rates | None = None
+    new: Rates | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> int:
+        return len(self.changes)
+
+    def counts(self, which: str) -> Counter[str]:
+        """Actions under the current (``old``) or the new (``new``) rules."""
+        out: Counter[str] = Counter()
+        for old, row in self.table.items():
+            for new, n in row.items():
+                out[old if which == "old" else new] += n
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rules": {"source": self.rules_source, "version": self.rules_version},
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat(),
+            "replayed": self.replayed,
+            "changed": self.changed,
+            "current_versions": dict(self.current_versions),
+            "table": {
+                old: {new: self.table.get(old, Counter())[new] for new in ACTIONS}
+                for old in ACTIONS
+            },
+            "changes": [asdict(c) for c in self.changes],
+            "truth": self.truth,
+            "old": self.old.as_dict() if self.old else None,
+            "new": self.new.as_dict() if self.new else None,
+            "skipped": self.skipped,
+        }
+
+    def render(self) -> str:
+        lines = [
+            f"Backtest of {self.rules_source} (version {self.rules_version[:8]}) on "
+            f"{self.replayed} comment(s) received "
+            + (f"since {self.since:%Y-%m-%d %H:%M} UTC" if self.since else "at any time"),
+            "current decisions by rules version: "
+            + (
+                ", ".join(f"{v[:8]} ({n})" for v, n in self.current_versions.most_common())
+                or "none"
+            ),
+        ]
+        if self.skipped:
+            lines.append(
+                "skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items()))
+            )
+        share = f" ({self.changed / self.replayed:.1%})" if self.replayed else ""
+        lines += ["", f"{self.changed} of {self.replayed} decision(s) would change{share}", ""]
+        lines += _table(self.table)
+        if self.changes:
+            lines += ["", "Changed decisions:"]
+            rows = [
+                (c.comment_id, f"{c.old_action} ({c.old_rule})", f"{c.new_action} ({c.new_rule})")
+                for c in self.changes
+            ]
+            widths = [
+                max(len(r[i]) for r in [("comment", "current", "new"), *rows]) for i in (0, 1, 2)
+            ]
+            lines.append(
+                f"  {'comment':<{widths[0]}}  {'current':<{widths[1]}}  {'new':<{widths[2]}}  text"
+            )
+            for change, row in zip(self.changes, rows, strict=True):
+                cells = "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=True))
+                lines.append(f"  {cells}  {_snippet(change.text)}")
+        if self.old is not None and self.new is not None:
+            lines += ["", f"Against {self.old.judged} known answer(s) ({self.truth}):"]
+            lines.append(f"  {'':<26}{'current':>18}{'new':>18}")
+            lines.append(
+                f"  {'automatic decision errors':<26}"
+                f"{_rate(self.old.errors, self.old.automatic):>18}"
+                f"{_rate(self.new.errors, self.new.automatic):>18}"
+            )
+            lines.append(
+                f"  {'escalated to a person':<26}"
+                f"{_rate(self.old.escalated, self.old.judged):>18}"
+                f"{_rate(self.new.escalated, self.new.judged):>18}"
+            )
+        return "\n".join(lines)
+
+
+def _table(table: Mapping[str, Counter[str]]) -> list[str]:
+    head = ["current \\ new", *ACTIONS, "total"]
+    rows: list[list[str]] = []
+    totals: Counter[str] = Counter()
+    for old in ACTIONS:
+        counts = table.get(old, Counter())
+        totals.update(counts)
+        rows.append([old, *(str(counts[new]) for new in ACTIONS), str(sum(counts.values()))])
+    rows.append(["total", *(str(totals[new]) for new in ACTIONS), str(sum(totals.values()))])
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    out = []
+    for row in [head, *rows]:
+        out.append(
+            "  "
+            + f"{row[0]:<{widths[0]}}"
+            + "".join(f"  {cell:>{w}}" for cell, w in zip(row[1:], widths[1:], strict=True))
+        )
+    return out
+
+
+def _rate(n: int, of: int) -> str:
+    return f"{n / of:.1%} ({n}/{of})" if of else "n/a (0/0)"
+
+
+def _snippet(text: str, width: int = 70) -> str:
+    flat = " ".join(text.split())
+    return json.dumps(flat if len(flat) <= width else flat[: width - 1] + "…", ensure_ascii=False)
+
+
+# --- replay -----------------------------------------------------------------------------
+
+
+def backtest(
+    *,
+    session: Session,
+    ruleset: RuleSet,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    labels: Mapping[str, str] | None = None,
+    labels_source: str | None = None,
+    progress: bool = False,
+) -> BacktestReport:
+    """Replay comments received in ``[since, until)`` under ``ruleset``.
+
+    ``labels`` maps comment id → right action; without it, moderators' latest decisions are
+    the right answers. ``progress`` shows a bar on stderr.
+    """
+    until = until or utcnow()
+    latest = (
+        select(func.max(Decision.id))
+        .join(Comment, Comment.id == Decision.comment_id)
+        .where(Decision.decided_by == DecidedBy.RULES.value, Comment.received_at < until)
+        .group_by(Decision.comment_id)
+    )
+    if since is not None:
+        latest = latest.where(Comment.received_at >= since)
+    current_ids = latest.scalar_subquery()
+    total = session.scalar(select(func.count()).where(Decision.id.in_(current_ids))) or 0
+    stmt = (
+        select(Decision)
+        .where(Decision.id.in_(current_ids))
+        .options(
+            selectinload(Decision.comment).selectinload(Comment.scores),
+            selectinload(Decision.comment).selectinload(Comment.article),
+        )
+        .order_by(Decision.comment_id)
+        .execution_options(yield_per=500)
+    )
+    if labels is None:
+        truth = _moderator_answers(session, since=since, until=until)
+        truth_source = "moderator decisions"
+    else:
+        truth, truth_source = dict(labels), labels_source or "labels"
+
+    report = BacktestReport(
+        rules_source=ruleset.source,
+        rules_version=ruleset.version,
+        since=since,
+        until=until,
+        replayed=0,
+        current_versions=Counter(),
+        table={},
+        changes=[],
+    )
+    old_judged: list[tuple[str, str]] = []
+    new_judged: list[tuple[str, str]] = []
+    skipped: Counter[str] = Counter()
+    with tqdm(
+        total=total, desc="backtest", unit="comment", file=sys.stderr, disable=not progress
+    ) as bar:
+        for decision in session.scalars(stmt):
+            bar.update(1)
+            comment = decision.comment
+            if not comment.scores:
+                skipped["without stored scores"] += 1
+                continue
+            verdict = ruleset.evaluate(evaluation_context(session, comment, ruleset))
+            old_action, new_action = decision.action, verdict.action.value
+            old_rule = decision.rule or DEFAULT_RULE
+            new_rule = verdict.rule or DEFAULT_RULE
+            report.replayed += 1
+            report.current_versions[decision.rules_version or "unknown"] += 1
+            report.table.setdefault(old_action, Counter())[new_action] += 1
+            expected = truth.get(comment.id)
+            if old_action != new_action:
+                report.changes.append(
+                    Change(
+                        comment_id=comment.id,
+                        text=comment.text,
+                        old_action=old_action,
+                        old_rule=old_rule,
+                        new_action=new_action,
+                        new_rule=new_rule,
+                        expected=expected,
+                    )
+                )
+            if expected is not None:
+                old_judged.append((old_action, expected))
+                new_judged.append((new_action, expected))
+    report.skipped = dict(skipped)
+    if truth:
+        report.truth = truth_source
+        report.old = _rates(old_judged)
+        report.new = _rates(new_judged)
+    return report
+
+
+def evaluation_context(session: Session, comment: Comment, ruleset: RuleSet) -> EvaluationContext:
+    """What ``workers.jobs`` gives the rules, built from the comment's stored scores."""
+    article = comment.article
+    return EvaluationContext(
+        scores={s.name: s.value for s in comment.scores},
+        text=comment.text,
+        author_id=comment.author_id,
+        article=ArticleFacts(
+            id=article.id,
+            section=article.section,
+            tags=tuple(article.tags or ()),
+            published_at=article.published_at,
+        ),
+        is_reply=comment.parent_id is not None,
+        created_at=comment.created_at,
+        history=author_history(
+            session,
+            author_id=comment.author_id,
+            before=comment.created_at,
+            exclude_comment_id=comment.id,
+            queries=ruleset.history_queries,
+        ),
+        evidence=latest_evidence(comment),
+    )
+
+
+def _moderator_answers(
+    session: Session, *, since: datetime | None, until: datetime
+) -> dict[str, str]:
+    latest = (
+        select(func.max(Decision.id))
+        .join(Comment, Comment.id == Decision.comment_id)
+        .where(Decision.decided_by == DecidedBy.MODERATOR.value, Comment.received_at < until)
+        .group_by(Decision.comment_id)
+    )
+    if since is not None:
+        latest = latest.where(Comment.received_at >= since)
+    rows = session.execute(
+        select(Decision.comment_id, Decision.action).where(
+            Decision.id.in_(latest.scalar_subquery())
+        )
+    )
+    return {cid: action for cid, action in rows}
+
+
+def _rates(pairs: Iterable[tuple[str, str]]) -> Rates:
+    judged = automatic = errors = escalated = 0
+    for action, expected in pairs:
+        judged += 1
+        if action == "escalate":
+            escalated += 1
+            continue
+        automatic += 1
+        errors += action != expected
+    return Rates(judged=judged, automatic=automatic, errors=errors, escalated=escalated)
+
+
+# --- labels file --------------------------------------------------------------------------
+
+
+class LabelsError(ConfigurationError):
+    """A labels file cannot be read; the message names the file and line."""
+
+
+def read_labels(path: Path) -> dict[str, str]:
+    """Comment id → right action, from CSV (with a header) or JSONL.
+
+    The id column is ``comment_id`` or ``id``; the answer column ``action``, ``expected`` or
+    ``label``, holding ``approve``/``reject``/``escalate`` or ``0`` (acceptable, should be
+    approved) / ``1`` (violates the policy, should be rejected).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LabelsError(f"{path}: cannot read labels: {exc}") from None
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        records: Iterable[tuple[int, Any]] = _jsonl(path, text)
+    else:
+        records = _csv(path, text)
+    labels: dict[str, str] = {}
+    for line, record in records:
+        if not isinstance(record, dict):
+            raise LabelsError(f"{path}:{line}: expected an object, got {type(record).__name__}")
+        cid = next((record[k] for k in _ID_KEYS if record.get(k) not in (None, "")), None)
+        value = next((record[k] for k in _LABEL_KEYS if record.get(k) not in (None, "")), None)
+        if cid is None or value is None:
+            raise LabelsError(
+                f"{path}:{line}: needs a comment id ({' or '.join(_ID_KEYS)}) and an answer "
+                f"({', '.join(_LABEL_KEYS)}); got keys {', '.join(map(str, record)) or 'none'}"
+            )
+        action = _LABEL_ACTIONS.get(str(value).strip().lower())
+        if action is None:
+            raise LabelsError(
+                f"{path}:{line}: answer {value!r} is not one of approve, reject, escalate, 0, 1"
+            )
+        labels[str(cid)] = action
+    return labels
+
+
+def _jsonl(path: Path, text: str) -> Iterable[tuple[int, Any]]:
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise LabelsError(f"{path}:{n}: not JSON: {exc.msg}") from None
+
+
+def _csv(path: Path, text: str) -> Iterable[tuple[int, Any]]:
+    reader = csv.DictReader(text.splitlines())
+    for row in reader:
+        yield reader.line_num, {k.strip(): (v or "").strip() for k, v in row.items() if k}
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def add_command(rules_commands: argparse._SubParsersAction) -> None:
+    """Add ``backtest`` to the ``moderation rules`` group."""
+    p = rules_commands.add_parser(
+        "backtest",
+        help="replay stored comments (with their stored scores) under a rules file",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", type=Path, metavar="FILE", help="the rules file to try")
+    p.add_argument(
+        "--since",
+        type=_window,
+        default=timedelta(days=7),
+        metavar="WINDOW",
+        help="comments received in this window up to now: 24h, 7d, 2w (default 7d)",
+    )
+    p.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="right answers (CSV/JSONL: comment id + action or 0/1); "
+        "default: moderators' decisions",
+    )
+    p.add_argument("--json", type=Path, metavar="OUT", help="also write the report as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=_run)
+
+
+def _window(text: str) -> timedelta:
+    try:
+        return parse_window(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        ruleset = load_rules(args.file)
+    except RulesError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        return 1
+    labels = read_labels(args.labels) if args.labels else None
+    from moderation.db import make_engine, make_session_factory
+    from moderation.settings import get_settings
+
+    engine = make_engine(get_settings().effective_database_url)
+    session_factory = make_session_factory(engine)
+    now = utcnow()
+    with session_factory() as session:
+        report = backtest(
+            session=session,
+            ruleset=ruleset,
+            since=now - args.since,
+            until=now,
+            labels=labels,
+            labels_source=str(args.labels) if args.labels else None,
+            progress=not args.no_progress,
+        )
+    engine.dispose()
+    print(report.render())
+    if args.json:
+        args.json.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")
+        print(f"\nreport written to {args.json}")
+    return 0
