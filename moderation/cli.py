@@ -108,9 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60.0)
     p.set_defaults(func=_demo)
 
+    from moderation.backtest import add_command as add_backtest_command
     from moderation.policy.cli import add_commands as add_rules_commands
 
-    add_rules_commands(sub, _build_score_fn)
+    add_backtest_command(add_rules_commands(sub, _build_score_fn))
     try:
         from moderation.evaluation import add_commands as add_eval_commands
     except ImportError:  # pragma: no cover - while the scoring package is incomplete

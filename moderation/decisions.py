@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from moderation import audit
+from moderation import audit, webhooks
 from moderation.db.models import (
     STATUS_FOR_ACTION,
     Comment,
@@ -43,11 +43,13 @@ def record_decision(
     reason_code: str | None = None,
     note: str | None = None,
     only_if_status: str | None = None,
+    webhook_url: str | None = None,
 ) -> Decision | None:
     """Append a decision and move the comment to the matching status.
 
     With ``only_if_status`` the status change is conditional (compare-and-set), so two
     workers racing on one comment record one decision; the loser gets ``None``.
+    With ``webhook_url`` the publisher's delivery is added to the same transaction.
     """
     new_status = STATUS_FOR_ACTION[action].value
     now = utcnow()
@@ -92,6 +94,8 @@ def record_decision(
         to_state=new_status,
         detail={"decided_by": decided_by.value, "rule": rule, "rules_version": rules_version},
     )
+    if webhook_url:
+        webhooks.record_event(session, comment, decision, url=webhook_url)
     return decision
 
 

@@ -46,3 +46,15 @@ DEFAULT_MAX_SCORING_ATTEMPTS = 5
 
 DEFAULT_RULES_RELOAD_INTERVAL_SECONDS = 1.0
 """How often workers look at the rules file's modification time (reload within 5 s)."""
+
+DEFAULT_REVIEW_LEASE_SECONDS = 300.0
+"""A moderator's claim on an escalated comment (5 min); renewed by claiming again."""
+
+DEFAULT_WEBHOOK_RETRY_INTERVALS = "10,30,60,300,600,900,1800,3600"
+"""Seconds before each retry of a failed webhook delivery: 9 attempts over about 2 hours."""
+
+DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 10.0
+"""One delivery attempt gives up after this long (connect and response)."""
+
+DEFAULT_WEBHOOK_SWEEP_AFTER_SECONDS = 30.0
+"""A pending delivery this far past its due time with no live job is enqueued again."""

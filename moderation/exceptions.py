@@ -6,6 +6,8 @@
     │   └── ModelUnavailableError   model weights cannot be loaded (says which settings to use)
     ├── NotFoundError               an article, comment, review or delivery does not exist
     ├── ConflictError               the request contradicts what is stored (same id, other text)
+    │   ├── ClaimedError            another moderator holds the review (``.holder``, expiry)
+    │   └── AlreadyDecidedError     the comment has been decided already (``.decision``)
     └── QueueUnavailableError       Redis cannot be reached (translated from redis errors)
 
 Library errors (redis, SQLAlchemy, torch) are translated at the boundary with
@@ -46,6 +48,19 @@ class ConflictError(ModerationError):
     def __init__(self, message: str, *, current: object | None = None):
         self.current = current
         super().__init__(message)
+
+
+class ClaimedError(ConflictError):
+    def __init__(self, message: str, *, holder: str, expires_at: object):
+        self.holder = holder
+        self.expires_at = expires_at
+        super().__init__(message)
+
+
+class AlreadyDecidedError(ConflictError):
+    def __init__(self, message: str, *, decision: object | None):
+        self.decision = decision
+        super().__init__(message, current=decision)
 
 
 class QueueUnavailableError(ModerationError):

@@ -79,6 +79,28 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'moderation.db').resolve()}"
 
+    # Reviews, the /moderate page and webhooks.
+    review_lease_seconds: float = Field(
+        default=defaults.DEFAULT_REVIEW_LEASE_SECONDS,
+        gt=0,
+        description="How long a moderator's claim on an escalated comment lasts (renewable).",
+    )
+    session_secret: str | None = Field(
+        default=None,
+        description="Signs /moderate session cookies; unset: generated once into VAR_DIR.",
+    )
+    webhook_queue: str = defaults.DEFAULT_WEBHOOK_QUEUE
+    webhook_retry_intervals: str = Field(
+        default=defaults.DEFAULT_WEBHOOK_RETRY_INTERVALS,
+        pattern=r"^\s*[0-9]+(\.[0-9]+)?(\s*,\s*[0-9]+(\.[0-9]+)?)*\s*$",
+        description="Seconds before each retry of a failed delivery, comma-separated.",
+    )
+    webhook_timeout_seconds: float = Field(default=defaults.DEFAULT_WEBHOOK_TIMEOUT_SECONDS, gt=0)
+
+    @property
+    def webhook_retry_schedule(self) -> list[float]:
+        return [float(v) for v in self.webhook_retry_intervals.split(",") if v.strip()]
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from moderation import webhooks
 from moderation.db.models import (
     Article,
     ArticleFeature,
@@ -54,9 +55,12 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
 
         give_up = [c for c in comments if c.scoring_attempts > rt.settings.max_scoring_attempts]
         for c in give_up:
-            _escalate_unscorable(session, c, rt.settings.max_scoring_attempts)
+            _escalate_unscorable(
+                session, c, rt.settings.max_scoring_attempts, rt.settings.webhook_url
+            )
         comments = [c for c in comments if c not in give_up]
         session.commit()
+        webhooks.enqueue_recorded(session, conn=rt.redis, settings=rt.settings)
         if not comments:
             return result
 
@@ -118,10 +122,12 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
                 priority=verdict.priority,
                 labels=verdict.labels,
                 only_if_status=pending,
+                webhook_url=rt.settings.webhook_url,
             )
             if decision is not None:
                 result["decided"].append(comment.id)
         session.commit()
+        webhooks.enqueue_recorded(session, conn=rt.redis, settings=rt.settings)
         return result
 
 
@@ -198,7 +204,9 @@ def _article_input(session: Session, scorers: ScorerSet, article: Article) -> Ar
     )
 
 
-def _escalate_unscorable(session: Session, comment: Comment, attempts: int) -> None:
+def _escalate_unscorable(
+    session: Session, comment: Comment, attempts: int, webhook_url: str | None = None
+) -> None:
     record_decision(
         session=session,
         comment=comment,
@@ -215,4 +223,17 @@ def _escalate_unscorable(session: Session, comment: Comment, attempts: int) -> N
         rule="system:scoring-failed",
         priority=100,
         only_if_status=CommentStatus.PENDING.value,
+        webhook_url=webhook_url,
     )
+
+
+def deliver_webhook(delivery_id: str) -> dict[str, Any] | None:
+    """One delivery attempt to the publisher (the RQ entry point); schedules its own retry."""
+    rt = get_runtime()
+    result = webhooks.deliver(
+        session_factory=rt.session_factory,
+        conn=rt.redis,
+        settings=rt.settings,
+        delivery_id=delivery_id,
+    )
+    return None if result is None else {"attempt": result.number, "delivered": result.delivered}

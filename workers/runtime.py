@@ -34,7 +34,9 @@ class Runtime:
     rulebook: Rulebook
 
     @classmethod
-    def build(cls, settings: Settings | None = None, *, redis_conn: redis.Redis | None = None) -> Runtime:
+    def build(
+        cls, settings: Settings | None = None, *, redis_conn: redis.Redis | None = None
+    ) -> Runtime:
         settings = settings or get_settings()
         engine = make_engine(settings.effective_database_url)
         session_factory = make_session_factory(engine)

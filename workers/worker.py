@@ -16,6 +16,7 @@ from rq import SimpleWorker
 from moderation.connections import connect, resolve_redis_url
 from moderation.queue import scoring_queue, sweep_pending
 from moderation.settings import Settings, get_settings
+from moderation.webhooks import sweep_deliveries, webhook_queue
 from workers.runtime import Runtime, set_runtime
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ class Maintenance(threading.Thread):
                 log.exception("rules check failed")
             try:
                 sweep_pending(session_factory=rt.session_factory, conn=conn, settings=rt.settings)
+                sweep_deliveries(
+                    session_factory=rt.session_factory, conn=conn, settings=rt.settings
+                )
             except Exception as exc:  # noqa: BLE001 - Redis or the database may be down for a while
                 log.warning("sweep failed (will retry): %s", exc)
 
@@ -59,7 +63,7 @@ def run_worker(settings: Settings | None = None, *, burst: bool = False, name: s
     maintenance = Maintenance(runtime)
     maintenance.start()
     worker = ModerationWorker(
-        [scoring_queue(runtime.redis, settings)],
+        [scoring_queue(runtime.redis, settings), webhook_queue(runtime.redis, settings)],
         connection=runtime.redis,
         name=name,
     )

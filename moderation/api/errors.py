@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moderation.comments import UnknownReferenceError
+from moderation.db.models import Decision
 from moderation.exceptions import (
     AlreadyDecidedError,
     ClaimedError,
@@ -122,7 +123,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AlreadyDecidedError)
     async def _decided(_: Request, exc: AlreadyDecidedError) -> JSONResponse:
         body = error_body("already_decided", str(exc))
-        body["decision"] = jsonable_encoder(decision_view(exc.decision)) if exc.decision else None
+        decision = exc.decision
+        body["decision"] = (
+            jsonable_encoder(decision_view(decision)) if isinstance(decision, Decision) else None
+        )
         return JSONResponse(body, status_code=409)
 
     @app.exception_handler(QueueUnavailableError)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from moderation import __version__, web
 from moderation.api import errors
-from moderation.api.routes import articles, comments, decisions, health, reviews, webhooks
+from moderation.api.routes import articles, comments, decisions, health, reviews, rules, webhooks
 from moderation.auth import KeyRing, load_or_generate
 from moderation.connections import connect, resolve_redis_url
 from moderation.db import make_engine, make_session_factory
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The API does not load models, so score names are checked by the workers.
     app.state.rulebook = Rulebook(
         settings.rules,
-        session_factory=None,
+        session_factory=app.state.session_factory,
         check_interval=settings.rules_reload_interval_seconds,
     )
     errors.install(app)
@@ -62,5 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(decisions.router)
     app.include_router(reviews.router)
     app.include_router(webhooks.router)
+    app.include_router(rules.router)
     app.include_router(web.router)
     return app

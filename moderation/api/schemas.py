@@ -315,3 +315,54 @@ def delivery_public(delivery: Any) -> WebhookDeliveryPublic:
             for a in delivery.attempt_log
         ],
     )
+
+
+# --- rules ------------------------------------------------------------------------------
+
+
+class RulesPublic(BaseModel):
+    version: str = Field(description="SHA-256 of the file, its word lists and what it extends")
+    source: str = Field(description="The rules file")
+    loaded_at: datetime | None = Field(description="When this version became active here")
+    rule_ids: list[str] = Field(description="Rule ids, in evaluation order")
+    files: list[str] = Field(description="Every file the rules were built from (watched)")
+    refused_reload: list[str] = Field(
+        description="Errors of the last refused reload (file:line:col: message); empty when "
+        "the file on disk is the active version"
+    )
+
+
+class RulesReloadPublic(BaseModel):
+    changed: bool
+    version: str
+    previous_version: str | None
+
+
+class RulesRefusedBody(ErrorBody):
+    errors: list[str] = Field(description="Every problem, as file:line:col: message")
+    active_version: str | None = Field(description="The version that keeps deciding")
+
+
+class RulesVersionPublic(BaseModel):
+    hash: str
+    source: str
+    content: str
+    first_active_at: datetime
+
+
+class RuleCountsPublic(BaseModel):
+    rule: str = Field(description="Rule id; 'default' for the file's default")
+    decided: dict[str, int] = Field(description="Decisions this rule made, by action")
+    decided_total: int
+    matched: dict[str, int] = Field(
+        description="Decisions whose reasons include this rule, by the decision's action"
+    )
+    matched_total: int
+
+
+class RuleStatsPublic(BaseModel):
+    since: datetime
+    until: datetime
+    decisions: int = Field(description="Automatic decisions in the window")
+    actions: dict[str, int]
+    rules: list[RuleCountsPublic]

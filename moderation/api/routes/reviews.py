@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -24,7 +24,9 @@ from moderation.webhooks import enqueue_recorded
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 
 CommentId = Annotated[Identifier, Path(description="The publisher's comment id")]
-CONFLICT = {409: {"model": ErrorBody, "description": "Claimed by another or decided already"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "Claimed by another or decided already"}
+}
 
 
 @router.get("", response_model=ReviewPage, summary="Escalated comments waiting for a person")

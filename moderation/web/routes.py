@@ -1,0 +1,295 @@
+"""The /moderate page: sign-in, the queue (server-rendered shell, JSON for the script),
+and the moderator's actions. Only moderators and admins may sign in.
+
+Every response carries a strict Content-Security-Policy (``script-src 'self'``, no inline
+script or style), and comment text reaches the page only as text: Jinja autoescapes and
+the script builds DOM nodes with ``textContent``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader
+from sqlalchemy.orm import Session
+
+from moderation import reviews
+from moderation.api.deps import SessionDep, SettingsDep
+from moderation.api.schemas import ModeratorDecisionCreate
+from moderation.auth import KeyRing, Role
+from moderation.db.models import ReviewStatus
+from moderation.settings import Settings
+from moderation.web.session import (
+    PRE_SESSION_COOKIE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    SessionSigner,
+    WebSession,
+    load_or_generate_secret,
+)
+from moderation.webhooks import enqueue_recorded
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+QUEUE_LIMIT = 100
+
+templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+
+router = APIRouter(prefix="/moderate", tags=["moderate page"], include_in_schema=False)
+
+
+def _secured(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def get_signer(request: Request) -> SessionSigner:
+    state = request.app.state
+    signer: SessionSigner | None = getattr(state, "session_signer", None)
+    if signer is None:
+        settings: Settings = state.settings
+        secret = settings.session_secret or load_or_generate_secret(settings.var_dir)
+        signer = SessionSigner(secret)
+        state.session_signer = signer
+    return signer
+
+
+SignerDep = Annotated[SessionSigner, Depends(get_signer)]
+
+
+def current_session(request: Request, signer: SignerDep) -> WebSession | None:
+    keyring: KeyRing = request.app.state.keyring
+    return signer.read(request.cookies.get(SESSION_COOKIE), keyring)
+
+
+def require_session(
+    request: Request, signer: SignerDep, web: Annotated[WebSession | None, Depends(current_session)]
+) -> WebSession:
+    """For the script's calls: a signed-in moderator and, on POST, a valid CSRF header."""
+    if web is None:
+        raise HTTPException(401, "not signed in; sign in at /moderate")
+    if request.method != "GET" and not signer.check_csrf(
+        web.nonce, request.headers.get("x-csrf-token")
+    ):
+        raise HTTPException(403, "missing or invalid CSRF token (X-CSRF-Token header)")
+    return web
+
+
+WebSessionDep = Annotated[WebSession, Depends(require_session)]
+
+
+def _render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.get_template(name).render(**context)
+    return _secured(HTMLResponse(html, status_code=status_code))  # type: ignore[return-value]
+
+
+def _secure_cookie(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _sign_in_page(
+    request: Request, signer: SessionSigner, *, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    nonce = request.cookies.get(PRE_SESSION_COOKIE) or secrets.token_urlsafe(16)
+    response = _render(
+        "sign_in.html", status_code, csrf_token=signer.csrf_token("signin:" + nonce), error=error
+    )
+    response.set_cookie(
+        PRE_SESSION_COOKIE,
+        nonce,
+        max_age=3600,
+        path="/moderate",
+        httponly=True,
+        samesite="strict",
+        secure=_secure_cookie(request),
+    )
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def read_moderate_page(
+    request: Request,
+    signer: SignerDep,
+    web: Annotated[WebSession | None, Depends(current_session)],
+) -> Response:
+    if web is None:
+        return _sign_in_page(request, signer)
+    return _render(
+        "queue.html",
+        csrf_token=signer.csrf_token(web.nonce),
+        moderator=web.principal.name,
+        role=web.principal.role.value,
+    )
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(
+    request: Request,
+    signer: SignerDep,
+    key: Annotated[str, Form(max_length=500)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    nonce = request.cookies.get(PRE_SESSION_COOKIE)
+    if not nonce or not signer.check_csrf("signin:" + nonce, csrf_token):
+        return _sign_in_page(
+            request, signer, error="The form expired; please sign in again.", status_code=403
+        )
+    keyring: KeyRing = request.app.state.keyring
+    principal = keyring.authenticate(key.strip()) if key.strip() else None
+    if principal is None:
+        return _sign_in_page(request, signer, error="That key is not valid.", status_code=401)
+    if not principal.can(Role.MODERATOR):
+        return _sign_in_page(
+            request, signer, error="That key is not a moderator's key.", status_code=403
+        )
+    response = _secured(RedirectResponse("/moderate", status_code=303))
+    response.set_cookie(
+        SESSION_COOKIE,
+        signer.issue(principal, key.strip()),
+        max_age=SESSION_MAX_AGE,
+        path="/moderate",
+        httponly=True,
+        samesite="strict",
+        secure=_secure_cookie(request),
+    )
+    response.delete_cookie(PRE_SESSION_COOKIE, path="/moderate")
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(
+    request: Request,
+    signer: SignerDep,
+    web: Annotated[WebSession | None, Depends(current_session)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if web is not None and not signer.check_csrf(web.nonce, csrf_token):
+        raise HTTPException(403, "missing or invalid CSRF token")
+    response = _secured(RedirectResponse("/moderate", status_code=303))
+    response.delete_cookie(SESSION_COOKIE, path="/moderate", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/queue.json")
+def read_queue(
+    session: SessionDep,
+    web: WebSessionDep,
+    article_id: str | None = None,
+    sort: reviews.Sort = reviews.Sort.PRIORITY,
+) -> Response:
+    """Open reviews plus the ones this moderator holds, with counters and article filter."""
+    article = article_id or None
+    open_page = reviews.list_reviews(
+        session, status=ReviewStatus.OPEN, sort=sort, article_id=article, limit=QUEUE_LIMIT
+    )
+    mine = [
+        item
+        for item in reviews.list_reviews(
+            session, status=ReviewStatus.CLAIMED, sort=sort, article_id=article, limit=QUEUE_LIMIT
+        ).items
+        if item["claim"] and item["claim"]["moderator"] == web.principal.name
+    ]
+    items = _merge(mine, open_page.items, sort)
+    body = {
+        "moderator": web.principal.name,
+        "items": items,
+        "counters": reviews.counters(session),
+        "articles": reviews.articles_in_queue(session),
+    }
+    return _secured(JSONResponse(jsonable_encoder(body)))
+
+
+def _merge(
+    mine: list[dict[str, Any]], open_items: list[dict[str, Any]], sort: reviews.Sort
+) -> list[dict[str, Any]]:
+    items = mine + open_items
+    if sort is reviews.Sort.OLDEST:
+        items.sort(key=lambda i: (i["escalated_at"], i["comment_id"]))
+    elif sort is reviews.Sort.TOXICITY:
+        items.sort(
+            key=lambda i: (-i["scores"].get("toxicity", -1.0), i["escalated_at"], i["comment_id"])
+        )
+    else:
+        items.sort(key=lambda i: (-i["priority"], i["escalated_at"], i["comment_id"]))
+    return items
+
+
+@router.post("/reviews/{comment_id}/claim")
+def claim_from_page(
+    comment_id: str, session: SessionDep, settings: SettingsDep, web: WebSessionDep
+) -> Response:
+    row = reviews.claim(
+        session=session,
+        comment_id=comment_id,
+        moderator=web.principal.name,
+        lease_seconds=settings.review_lease_seconds,
+    )
+    body = {"comment_id": row.comment_id, "moderator": row.moderator, "expires_at": row.expires_at}
+    return _secured(JSONResponse(jsonable_encoder(body)))
+
+
+@router.post("/reviews/{comment_id}/release")
+def release_from_page(comment_id: str, session: SessionDep, web: WebSessionDep) -> Response:
+    reviews.release(session=session, comment_id=comment_id, moderator=web.principal.name)
+    return _secured(Response(status_code=204))
+
+
+@router.post("/reviews/{comment_id}/decision")
+def decide_from_page(
+    request: Request,
+    comment_id: str,
+    decision_in: ModeratorDecisionCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    web: WebSessionDep,
+) -> Response:
+    decision = _decide(session, settings, web, comment_id, decision_in)
+    enqueue_recorded(session, conn=request.app.state.redis, settings=settings)
+    return _secured(JSONResponse(jsonable_encoder(reviews.decision_view(decision)), 201))
+
+
+def _decide(
+    session: Session,
+    settings: Settings,
+    web: WebSession,
+    comment_id: str,
+    decision_in: ModeratorDecisionCreate,
+) -> Any:
+    return reviews.decide(
+        session=session,
+        comment_id=comment_id,
+        moderator=web.principal.name,
+        action=reviews.ModeratorAction(decision_in.action),
+        reason_code=decision_in.reason_code,
+        note=decision_in.note,
+        lease_seconds=settings.review_lease_seconds,
+        webhook_url=settings.webhook_url,
+    )
+
+
+@router.get("/static/{name}")
+def read_static(name: str) -> Response:
+    path = STATIC / name
+    if "/" in name or path.suffix not in STATIC_TYPES or not path.is_file():
+        raise HTTPException(404, f"no static file {name!r}")
+    response = FileResponse(path, media_type=STATIC_TYPES[path.suffix])
+    response.headers.update({"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
+    return response

@@ -1,0 +1,102 @@
+"""Signed session cookies and CSRF tokens for the /moderate page.
+
+The cookie holds the moderator's name, role, a fingerprint of the key they signed in with
+and a random nonce, signed with HMAC-SHA256. Each request checks the fingerprint against
+the current keys, so removing a key from ``MODERATION_API_KEYS`` signs its sessions out.
+CSRF tokens are HMACs of the session nonce (before sign-in: of a pre-session cookie).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from moderation.auth import KeyRing, Principal, Role
+
+SESSION_COOKIE = "moderate_session"
+PRE_SESSION_COOKIE = "moderate_presession"
+SESSION_MAX_AGE = 12 * 3600
+"""A working day; the moderator signs in again after it."""
+
+
+def load_or_generate_secret(var_dir: Path) -> str:
+    """The session secret stored under ``var_dir``, generated the first time (mode 0600)."""
+    path = var_dir / "session-secret"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    return secret
+
+
+def key_fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class WebSession:
+    principal: Principal
+    nonce: str
+    expires: int
+
+
+class SessionSigner:
+    def __init__(self, secret: str):
+        self._secret = secret.encode()
+
+    def _mac(self, purpose: str, data: str) -> str:
+        return hmac.new(self._secret, f"{purpose}:{data}".encode(), hashlib.sha256).hexdigest()
+
+    def issue(self, principal: Principal, key: str) -> str:
+        payload = {
+            "n": principal.name,
+            "r": principal.role.value,
+            "k": key_fingerprint(key),
+            "c": secrets.token_urlsafe(16),
+            "e": int(time.time()) + SESSION_MAX_AGE,
+        }
+        raw = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+        return f"{raw}.{self._mac('session', raw)}"
+
+    def read(self, cookie: str | None, keyring: KeyRing) -> WebSession | None:
+        if not cookie or "." not in cookie:
+            return None
+        raw, _, mac = cookie.rpartition(".")
+        if not hmac.compare_digest(mac, self._mac("session", raw)):
+            return None
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            name, role, fingerprint = str(payload["n"]), Role(payload["r"]), str(payload["k"])
+            nonce, expires = str(payload["c"]), int(payload["e"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if expires < time.time():
+            return None
+        # The key must still exist and still belong to this moderator.
+        for key in keyring.keys_for(role):
+            if hmac.compare_digest(key_fingerprint(key), fingerprint):
+                principal = keyring.authenticate(key)
+                if principal is not None and principal.name == name:
+                    return WebSession(principal, nonce, expires)
+        return None
+
+    def csrf_token(self, nonce: str) -> str:
+        return self._mac("csrf", nonce)
+
+    def check_csrf(self, nonce: str | None, token: str | None) -> bool:
+        if not nonce or not token:
+            return False
+        return hmac.compare_digest(self.csrf_token(nonce), token)

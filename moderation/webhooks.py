@@ -1,0 +1,341 @@
+"""Webhooks to the publisher: an outbox of signed deliveries, sent by RQ jobs with retries.
+
+A decision and its delivery row are written in one transaction (``record_event``), with the
+exact body bytes. After commit the caller enqueues the recorded deliveries
+(``enqueue_recorded``); if Redis is down then, ``sweep_deliveries`` (run by workers) enqueues
+them later. Each attempt sends the same delivery id and the same bytes, signed with
+``X-Moderation-Signature: sha256=<hex HMAC-SHA256(body, MODERATION_WEBHOOK_SECRET)>``, so
+the receiver may see a delivery twice, never a different one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import redis
+from rq import Queue
+from rq.job import Job
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from moderation import defaults
+from moderation.db.models import (
+    Comment,
+    Decision,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    utcnow,
+)
+from moderation.exceptions import NotFoundError, QueueUnavailableError
+from moderation.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DELIVER_JOB = "workers.jobs.deliver_webhook"
+SWEEP_LOCK = "moderation:webhooks:sweeper:lock"
+LIVE_JOB_STATUSES = {b"queued", b"started", b"scheduled", b"deferred"}
+_SESSION_KEY = "moderation.webhooks.recorded"
+
+EVENT_DECIDED = "comment.decided"
+EVENT_ESCALATED = "comment.escalated"
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The ``X-Moderation-Signature`` value for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, secret: str, signature: str) -> bool:
+    return hmac.compare_digest(sign(body, secret), signature)
+
+
+def payload(comment: Comment, decision: Decision) -> dict[str, Any]:
+    return {
+        "event": EVENT_ESCALATED if decision.action == "escalate" else EVENT_DECIDED,
+        "comment_id": comment.id,
+        "article_id": comment.article_id,
+        "action": decision.action,
+        "decided_by": decision.decided_by,
+        "reasons": [{"rule": r["rule"], "message": r["message"]} for r in decision.reasons or []],
+        "rules_version": decision.rules_version,
+        "decided_at": decision.decided_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def record_event(
+    session: Session, comment: Comment, decision: Decision, *, url: str
+) -> WebhookDelivery:
+    """Add the delivery for ``decision`` to the session (same transaction as the decision)."""
+    data = payload(comment, decision)
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    session.flush()  # the decision's id
+    delivery = WebhookDelivery(
+        id=f"dlv_{uuid.uuid4().hex}",
+        event=data["event"],
+        comment_id=comment.id,
+        decision_id=decision.id,
+        url=url,
+        body=body,
+        status=DeliveryStatus.PENDING.value,
+        attempts=0,
+        created_at=utcnow(),
+        next_attempt_at=utcnow(),
+    )
+    session.add(delivery)
+    session.info.setdefault(_SESSION_KEY, []).append(delivery.id)
+    return delivery
+
+
+def webhook_queue(conn: redis.Redis, settings: Settings) -> Queue:
+    return Queue(settings.webhook_queue, connection=conn, default_timeout=60)
+
+
+def enqueue_recorded(session: Session, *, conn: redis.Redis | None, settings: Settings) -> None:
+    """After commit: enqueue the deliveries this session recorded. Never raises for Redis;
+    the sweeper sends what could not be queued."""
+    ids = session.info.pop(_SESSION_KEY, [])
+    if not ids or conn is None:
+        return
+    try:
+        enqueue_deliveries(session=session, conn=conn, settings=settings, delivery_ids=ids)
+    except QueueUnavailableError as exc:
+        log.warning("%d webhook delivery(ies) stored but not queued: %s", len(ids), exc)
+
+
+def enqueue_deliveries(
+    *,
+    session: Session,
+    conn: redis.Redis,
+    settings: Settings,
+    delivery_ids: Sequence[str],
+    delay: float = 0.0,
+) -> list[str]:
+    queue = webhook_queue(conn, settings)
+    job_ids = []
+    for delivery_id in delivery_ids:
+        job_id = f"webhook-{delivery_id}-{uuid.uuid4().hex[:8]}"
+        try:
+            kwargs: dict[str, Any] = {
+                "job_id": job_id,
+                "result_ttl": 3600,
+                "failure_ttl": 7 * 24 * 3600,
+                "job_timeout": int(settings.webhook_timeout_seconds) + 30,
+                "description": f"deliver webhook {delivery_id}",
+            }
+            if delay > 0:
+                queue.enqueue_in(timedelta(seconds=delay), DELIVER_JOB, delivery_id, **kwargs)
+            else:
+                queue.enqueue(DELIVER_JOB, delivery_id, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            session.rollback()
+            raise QueueUnavailableError(f"Redis is unreachable: {exc}") from exc
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is not None:
+            delivery.job_id = job_id
+        session.commit()
+        job_ids.append(job_id)
+    return job_ids
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    delivery_id: str
+    number: int
+    delivered: bool
+    status_code: int | None
+    error: str | None
+    retry_in: float | None
+    """Seconds until the next attempt; ``None`` when delivered or given up."""
+
+
+def deliver(
+    *,
+    session_factory: sessionmaker[Session],
+    conn: redis.Redis | None,
+    settings: Settings,
+    delivery_id: str,
+    client: httpx.Client | None = None,
+) -> AttemptResult | None:
+    """One attempt: POST the stored body, log the attempt, schedule the next one on failure.
+
+    Returns ``None`` when there is nothing to do (unknown or already delivered).
+    """
+    with session_factory() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status == DeliveryStatus.DELIVERED.value:
+            return None
+        number = delivery.attempts + 1
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "moderation-webhooks/1",
+            "X-Moderation-Event": delivery.event,
+            "X-Moderation-Delivery": delivery.id,
+        }
+        if settings.webhook_secret:
+            headers["X-Moderation-Signature"] = sign(delivery.body, settings.webhook_secret)
+        status_code: int | None = None
+        error: str | None = None
+        started = time.perf_counter()
+        own_client = client is None
+        http = client or httpx.Client(timeout=settings.webhook_timeout_seconds)
+        try:
+            response = http.post(delivery.url, content=delivery.body, headers=headers)
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+        finally:
+            if own_client:
+                http.close()
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        now = utcnow()
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                number=number,
+                at=now,
+                status_code=status_code,
+                error=error,
+                duration_ms=duration_ms,
+            )
+        )
+        delivery.attempts = number
+        delivery.last_status_code = status_code
+        delivery.last_error = error
+        retry_in: float | None = None
+        if error is None:
+            delivery.status = DeliveryStatus.DELIVERED.value
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+        else:
+            schedule = settings.webhook_retry_schedule
+            if number <= len(schedule):
+                retry_in = schedule[number - 1]
+                delivery.next_attempt_at = now + timedelta(seconds=retry_in)
+            else:
+                delivery.status = DeliveryStatus.FAILED.value
+                delivery.next_attempt_at = None
+        session.commit()
+        log.info(
+            "webhook %s attempt %d: %s (%.0f ms)",
+            delivery_id,
+            number,
+            status_code if error is None else error,
+            duration_ms,
+        )
+        if retry_in is not None and conn is not None:
+            try:
+                enqueue_deliveries(
+                    session=session,
+                    conn=conn,
+                    settings=settings,
+                    delivery_ids=[delivery_id],
+                    delay=retry_in,
+                )
+            except QueueUnavailableError as exc:
+                log.warning("webhook %s: retry not queued (%s); the sweeper will", delivery_id, exc)
+        return AttemptResult(delivery_id, number, error is None, status_code, error, retry_in)
+
+
+def sweep_deliveries(
+    *,
+    session_factory: sessionmaker[Session],
+    conn: redis.Redis,
+    settings: Settings,
+    after_seconds: float = defaults.DEFAULT_WEBHOOK_SWEEP_AFTER_SECONDS,
+    limit: int = 1000,
+) -> int:
+    """Enqueue pending deliveries that are due and have no live job (lost in a Redis outage)."""
+    if not conn.set(SWEEP_LOCK, b"1", nx=True, px=int(settings.sweep_interval_seconds * 1000)):
+        return 0
+    cutoff = utcnow() - timedelta(seconds=after_seconds)
+    with session_factory() as session:
+        rows = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.job_id)
+            .where(
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                WebhookDelivery.next_attempt_at <= cutoff,
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+        ).all()
+        if not rows:
+            return 0
+        with_jobs = [(did, jid) for did, jid in rows if jid]
+        statuses: list[bytes | None] = []
+        if with_jobs:
+            pipe = conn.pipeline(transaction=False)
+            for _, jid in with_jobs:
+                pipe.hget(Job.key_for(jid), "status")
+            statuses = pipe.execute()
+        live = {
+            did
+            for (did, _), status in zip(with_jobs, statuses, strict=True)
+            if status in LIVE_JOB_STATUSES
+        }
+        orphans = [did for did, _ in rows if did not in live]
+        if not orphans:
+            return 0
+        log.info("webhook sweeper: enqueueing %d delivery(ies) with no live job", len(orphans))
+        enqueue_deliveries(session=session, conn=conn, settings=settings, delivery_ids=orphans)
+        return len(orphans)
+
+
+def list_deliveries(
+    session: Session,
+    *,
+    status: str | None = None,
+    comment_id: str | None = None,
+    limit: int = 100,
+) -> list[WebhookDelivery]:
+    stmt = (
+        select(WebhookDelivery)
+        .options(selectinload(WebhookDelivery.attempt_log))
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+        .limit(limit)
+    )
+    if status is not None:
+        stmt = stmt.where(WebhookDelivery.status == status)
+    if comment_id is not None:
+        stmt = stmt.where(WebhookDelivery.comment_id == comment_id)
+    return list(session.scalars(stmt))
+
+
+def get_delivery(session: Session, delivery_id: str) -> WebhookDelivery:
+    delivery = session.scalar(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id)
+        .options(selectinload(WebhookDelivery.attempt_log))
+    )
+    if delivery is None:
+        raise NotFoundError("webhook delivery", delivery_id)
+    return delivery
+
+
+def redeliver(
+    *, session: Session, conn: redis.Redis, settings: Settings, delivery_id: str
+) -> WebhookDelivery:
+    """Send a delivery again, same id and same bytes (e.g. after the publisher lost it)."""
+    delivery = get_delivery(session, delivery_id)
+    delivery.status = DeliveryStatus.PENDING.value
+    delivery.next_attempt_at = utcnow()
+    session.commit()
+    try:
+        enqueue_deliveries(
+            session=session, conn=conn, settings=settings, delivery_ids=[delivery_id]
+        )
+    except QueueUnavailableError as exc:
+        log.warning("redelivery of %s not queued (%s); the sweeper will", delivery_id, exc)
+    return get_delivery(session, delivery_id)

@@ -1,0 +1,121 @@
+"""The /moderate page over HTTP: sign-in, cookie flags, CSRF, security headers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.test_reviews import add_comment
+from tests.conftest import API_KEYS
+
+
+@pytest.fixture
+def page(settings):
+    from moderation.api.main import create_app
+
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        yield client
+
+
+def form_token(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, html
+    return m.group(1)
+
+
+def meta_token(html: str) -> str:
+    m = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert m, html
+    return m.group(1)
+
+
+def sign_in(page, key=API_KEYS["moderator"]):
+    r = page.get("/moderate")
+    return page.post(
+        "/moderate/sign-in",
+        data={"key": key, "csrf_token": form_token(r.text)},
+        follow_redirects=False,
+    )
+
+
+def test_sign_in_page_has_a_strict_csp_and_a_csrf_token(page):
+    r = page.get("/moderate")
+    assert r.status_code == 200 and "Moderator key" in r.text
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert form_token(r.text)
+
+
+def test_session_cookie_is_httponly_samesite_strict_and_signed(page):
+    r = sign_in(page)
+    assert r.status_code == 303 and r.headers["location"] == "/moderate"
+    cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("moderate_session="))
+    flags = [f.strip().lower() for f in cookie.split(";")]
+    assert "httponly" in flags and "samesite=strict" in flags and "path=/moderate" in flags
+    value = cookie.split(";")[0].split("=", 1)[1]
+    assert API_KEYS["moderator"] not in value
+    queue = page.get("/moderate")
+    assert 'id="queue"' in queue.text and "moderator-tester" in queue.text
+    # A tampered cookie is not a session.
+    page.cookies.clear()
+    page.cookies.set("moderate_session", value[:-2] + "00")
+    assert "Moderator key" in page.get("/moderate").text
+
+
+def test_wrong_key_and_publisher_key_are_refused(page):
+    r = sign_in(page, key="not-a-key-at-all-0123456789")
+    assert r.status_code == 401 and "not valid" in r.text
+    assert "moderate_session" not in r.headers.get("set-cookie", "")
+    r = sign_in(page, key=API_KEYS["publisher"])
+    assert r.status_code == 403 and "not a moderator" in r.text
+    assert page.get("/moderate/queue.json").status_code == 401
+
+
+def test_sign_in_without_the_forms_token_is_refused(page):
+    page.get("/moderate")
+    r = page.post(
+        "/moderate/sign-in", data={"key": API_KEYS["moderator"], "csrf_token": "forged"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 403
+    assert "moderate_session" not in r.headers.get("set-cookie", "")
+
+
+def test_actions_without_the_csrf_header_are_refused(page, session_factory):
+    add_comment(session_factory, "c1", "<img src=x onerror=\"document.title='pwned'\">")
+    sign_in(page)
+    token = meta_token(page.get("/moderate").text)
+    queue = page.get("/moderate/queue.json")
+    assert queue.status_code == 200
+    assert [i["comment_id"] for i in queue.json()["items"]] == ["c1"]
+    assert queue.json()["counters"]["open"] == 1
+    no_token = page.post("/moderate/reviews/c1/decision", json={"action": "approve"})
+    assert no_token.status_code == 403
+    forged = page.post(
+        "/moderate/reviews/c1/decision", json={"action": "approve"},
+        headers={"X-CSRF-Token": "0" * 64},
+    )  # fmt: skip
+    assert forged.status_code == 403
+    ok = page.post(
+        "/moderate/reviews/c1/decision", json={"action": "approve"},
+        headers={"X-CSRF-Token": token},
+    )  # fmt: skip
+    assert ok.status_code == 201 and ok.json()["decided_by"] == "moderator"
+    assert page.get("/moderate/queue.json").json()["items"] == []
+    out = page.post("/moderate/sign-out", data={"csrf_token": "forged"}, follow_redirects=False)
+    assert out.status_code == 403
+    out = page.post("/moderate/sign-out", data={"csrf_token": token}, follow_redirects=False)
+    assert out.status_code == 303
+    assert page.get("/moderate/queue.json").status_code == 401
+
+
+def test_static_files_are_served_and_nothing_else(page):
+    js = page.get("/moderate/static/moderate.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert ".innerHTML" not in js.text and "insertAdjacentHTML" not in js.text
+    assert page.get("/moderate/static/..%2Froutes.py").status_code == 404
+    assert page.get("/moderate/static/routes.py").status_code == 404
