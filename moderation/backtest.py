@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session, selectinload
 from tqdm import tqdm
 
 from moderation.db.models import Comment, DecidedBy, Decision, utcnow
-from moderation.decisions import author_history, latest_evidence
+from moderation.decisions import rules_context
 from moderation.exceptions import ConfigurationError, RulesError
-from moderation.policy import ArticleFacts, EvaluationContext, RuleSet, load_rules
+from moderation.policy import RuleSet, load_rules
 from moderation.rule_stats import DEFAULT_RULE, parse_window
 
 __all__ = [
@@ -277,7 +277,7 @@ def backtest(
             if not comment.scores:
                 skipped["without stored scores"] += 1
                 continue
-            verdict = ruleset.evaluate(evaluation_context(session, comment, ruleset))
+            verdict = ruleset.evaluate(rules_context(session, comment, ruleset))
             old_action, new_action = decision.action, verdict.action.value
             old_rule = decision.rule or DEFAULT_RULE
             new_rule = verdict.rule or DEFAULT_RULE
@@ -306,32 +306,6 @@ def backtest(
         report.old = _rates(old_judged)
         report.new = _rates(new_judged)
     return report
-
-
-def evaluation_context(session: Session, comment: Comment, ruleset: RuleSet) -> EvaluationContext:
-    """What ``workers.jobs`` gives the rules, built from the comment's stored scores."""
-    article = comment.article
-    return EvaluationContext(
-        scores={s.name: s.value for s in comment.scores},
-        text=comment.text,
-        author_id=comment.author_id,
-        article=ArticleFacts(
-            id=article.id,
-            section=article.section,
-            tags=tuple(article.tags or ()),
-            published_at=article.published_at,
-        ),
-        is_reply=comment.parent_id is not None,
-        created_at=comment.created_at,
-        history=author_history(
-            session,
-            author_id=comment.author_id,
-            before=comment.created_at,
-            exclude_comment_id=comment.id,
-            queries=ruleset.history_queries,
-        ),
-        evidence=latest_evidence(comment),
-    )
 
 
 def _moderator_answers(

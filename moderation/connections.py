@@ -80,7 +80,8 @@ class EmbeddedRedis:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ConfigurationError(
-                    f"embedded Redis exited with {self.process.returncode}; see {self.dir}/redis.log"
+                    f"embedded Redis exited with {self.process.returncode}; "
+                    f"see {self.dir}/redis.log"
                 )
             if self.socket.exists():
                 try:

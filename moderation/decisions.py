@@ -19,7 +19,7 @@ from moderation.db.models import (
     Decision,
     utcnow,
 )
-from moderation.policy import HistoryQuery
+from moderation.policy import ArticleFacts, EvaluationContext, HistoryQuery, RuleSet
 
 HISTORY_STATUS = {
     "approved": CommentStatus.APPROVED.value,
@@ -123,5 +123,37 @@ def author_history(
     return counts
 
 
-def latest_evidence(comment: Comment) -> dict[str, Any]:
-    return {s.name: s.evidence for s in comment.scores if s.evidence}
+def rules_context(
+    session: Session,
+    comment: Comment,
+    ruleset: RuleSet,
+    *,
+    scores: Mapping[str, float] | None = None,
+    evidence: Mapping[str, Any] | None = None,
+) -> EvaluationContext:
+    """What the rules see of a comment: its scores (fresh from the scorers, or as stored),
+    the text, the article, and the author's history counts the rules ask for."""
+    article = comment.article
+    return EvaluationContext(
+        scores=dict(scores) if scores is not None else {s.name: s.value for s in comment.scores},
+        text=comment.text,
+        author_id=comment.author_id,
+        article=ArticleFacts(
+            id=article.id,
+            section=article.section,
+            tags=tuple(article.tags or ()),
+            published_at=article.published_at,
+        ),
+        is_reply=comment.parent_id is not None,
+        created_at=comment.created_at,
+        history=author_history(
+            session,
+            author_id=comment.author_id,
+            before=comment.created_at,
+            exclude_comment_id=comment.id,
+            queries=ruleset.history_queries,
+        ),
+        evidence=dict(evidence)
+        if evidence is not None
+        else {s.name: s.evidence for s in comment.scores if s.evidence},
+    )

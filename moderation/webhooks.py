@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 import redis
 from rq import Queue
-from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -38,13 +37,13 @@ from moderation.db.models import (
     utcnow,
 )
 from moderation.exceptions import NotFoundError, QueueUnavailableError
+from moderation.queue import without_live_job
 from moderation.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DELIVER_JOB = "workers.jobs.deliver_webhook"
 SWEEP_LOCK = "moderation:webhooks:sweeper:lock"
-LIVE_JOB_STATUSES = {b"queued", b"started", b"scheduled", b"deferred"}
 _SESSION_KEY = "moderation.webhooks.recorded"
 
 EVENT_DECIDED = "comment.decided"
@@ -273,19 +272,7 @@ def sweep_deliveries(
         ).all()
         if not rows:
             return 0
-        with_jobs = [(did, jid) for did, jid in rows if jid]
-        statuses: list[bytes | None] = []
-        if with_jobs:
-            pipe = conn.pipeline(transaction=False)
-            for _, jid in with_jobs:
-                pipe.hget(Job.key_for(jid), "status")
-            statuses = pipe.execute()
-        live = {
-            did
-            for (did, _), status in zip(with_jobs, statuses, strict=True)
-            if status in LIVE_JOB_STATUSES
-        }
-        orphans = [did for did, _ in rows if did not in live]
+        orphans = without_live_job(conn, [(did, jid) for did, jid in rows])
         if not orphans:
             return 0
         log.info("webhook sweeper: enqueueing %d delivery(ies) with no live job", len(orphans))

@@ -17,7 +17,7 @@ import pytest
 
 from moderation import backtest as bt
 from moderation.db.models import Article, Comment, DecidedBy, Decision, Score, utcnow
-from moderation.decisions import record_decision
+from moderation.decisions import record_decision, rules_context
 from moderation.policy import load_rules
 from tests.conftest import ROOT
 
@@ -80,7 +80,7 @@ def stored(session_factory):
                 session.add(Score(comment_id=comment_id, name=name, value=value))
             session.flush()
             session.refresh(comment)
-            verdict = ruleset.evaluate(bt.evaluation_context(session, comment, ruleset))
+            verdict = ruleset.evaluate(rules_context(session, comment, ruleset))
             record_decision(
                 session=session, comment=comment, action=verdict.action.value,
                 decided_by=DecidedBy.RULES, rules_version=ruleset.version, rule=verdict.rule,

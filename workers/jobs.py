@@ -21,8 +21,7 @@ from moderation.db.models import (
     DecidedBy,
     Score,
 )
-from moderation.decisions import author_history, record_decision
-from moderation.policy import ArticleFacts, EvaluationContext
+from moderation.decisions import record_decision, rules_context
 from moderation.scoring import ArticleInput, CommentInput, ScorerSet
 from workers.runtime import Runtime, get_runtime
 
@@ -88,27 +87,8 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
                         evidence=outcome.evidence.get(name),
                     )
                 )
-            article = comment.article
-            ctx = EvaluationContext(
-                scores=outcome.scores,
-                text=comment.text,
-                author_id=comment.author_id,
-                article=ArticleFacts(
-                    id=article.id,
-                    section=article.section,
-                    tags=tuple(article.tags or ()),
-                    published_at=article.published_at,
-                ),
-                is_reply=comment.parent_id is not None,
-                created_at=comment.created_at,
-                history=author_history(
-                    session,
-                    author_id=comment.author_id,
-                    before=comment.created_at,
-                    exclude_comment_id=comment.id,
-                    queries=ruleset.history_queries,
-                ),
-                evidence=outcome.evidence,
+            ctx = rules_context(
+                session, comment, ruleset, scores=outcome.scores, evidence=outcome.evidence
             )
             verdict = ruleset.evaluate(ctx)
             decision = record_decision(
@@ -136,7 +116,11 @@ def _inputs(session: Session, scorers: ScorerSet, comments: list[Comment]) -> li
     article_inputs = {aid: _article_input(session, scorers, a) for aid, a in articles.items()}
     parent_ids = {c.parent_id for c in comments if c.parent_id}
     parents = (
-        dict(session.execute(select(Comment.id, Comment.text).where(Comment.id.in_(parent_ids))).tuples().all())
+        dict(
+            session.execute(select(Comment.id, Comment.text).where(Comment.id.in_(parent_ids)))
+            .tuples()
+            .all()
+        )
         if parent_ids
         else {}
     )
@@ -164,7 +148,9 @@ def _article_input(session: Session, scorers: ScorerSet, article: Article) -> Ar
     )
     stored = {
         f.scorer: f
-        for f in session.scalars(select(ArticleFeature).where(ArticleFeature.article_id == article.id))
+        for f in session.scalars(
+            select(ArticleFeature).where(ArticleFeature.article_id == article.id)
+        )
     }
     features: dict[str, bytes] = {}
     missing = False
@@ -183,7 +169,10 @@ def _article_input(session: Session, scorers: ScorerSet, article: Article) -> Ar
             if row is None:
                 session.add(
                     ArticleFeature(
-                        article_id=article.id, scorer=name, content_hash=article.content_hash, data=data
+                        article_id=article.id,
+                        scorer=name,
+                        content_hash=article.content_hash,
+                        data=data,
                     )
                 )
             else:
@@ -215,8 +204,8 @@ def _escalate_unscorable(
         reasons=[
             {
                 "rule": "system:scoring-failed",
-                "message": f"scoring failed {attempts} times ({comment.last_error or 'no error recorded'}); "
-                "a person must decide",
+                "message": f"scoring failed {attempts} times "
+                f"({comment.last_error or 'no error recorded'}); a person must decide",
             }
         ],
         rules_version=None,

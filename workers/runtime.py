@@ -8,7 +8,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-import redis
+from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,14 +29,12 @@ class Runtime:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
-    redis: redis.Redis
+    redis: Redis
     scorers: ScorerSet
     rulebook: Rulebook
 
     @classmethod
-    def build(
-        cls, settings: Settings | None = None, *, redis_conn: redis.Redis | None = None
-    ) -> Runtime:
+    def build(cls, settings: Settings | None = None, *, redis_conn: Redis | None = None) -> Runtime:
         settings = settings or get_settings()
         engine = make_engine(settings.effective_database_url)
         session_factory = make_session_factory(engine)

@@ -53,10 +53,13 @@ class Maintenance(threading.Thread):
         self.stopping.set()
 
 
-def run_worker(settings: Settings | None = None, *, burst: bool = False, name: str | None = None) -> bool:
+def run_worker(
+    settings: Settings | None = None, *, burst: bool = False, name: str | None = None
+) -> bool:
     settings = settings or get_settings()
     logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO,
+        format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
     )
     runtime = Runtime.build(settings)
     set_runtime(runtime)

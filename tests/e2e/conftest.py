@@ -66,7 +66,9 @@ class RedisServer:
 class Stack:
     """API server and workers wired to one database and one Redis."""
 
-    def __init__(self, tmp: Path, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self, tmp: Path, database_url: str, redis_url: str, extra_env: dict[str, str] | None = None
+    ):
         self.tmp = tmp
         self.port = free_port()
         self.env = {
@@ -134,7 +136,11 @@ class Stack:
                     proc.wait()
 
     def dump(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-6000:]}" for p in self.logs if p.exists())
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-6000:]}"
+            for p in self.logs
+            if p.exists()
+        )
 
 
 @pytest.fixture

@@ -90,7 +90,9 @@ def test_comments_of_a_worker_killed_mid_job_are_decided_by_another(
             time.sleep(0.2)
         victim.kill()
         victim.wait()
-        undecided = [i for i in range(256) if c.get(f"/v1/comments/k{i}").json()["decision"] is None]
+        undecided = [
+            i for i in range(256) if c.get(f"/v1/comments/k{i}").json()["decision"] is None
+        ]
         assert undecided, "the worker finished everything before it was killed; nothing tested"
         stack.start_worker()
         results = [wait_decision(c, f"k{i}", timeout=120) for i in undecided]

@@ -50,13 +50,20 @@ def add(session_factory, cid, text, *, author="u1", parent=None, created_at=None
             article_id="a1",
             title="City council approves new bus lanes on Main Street",
             body="The council voted to add bus lanes and protected bike paths on Main Street, "
-            "reducing parking. Shop owners worry about deliveries; commuters welcomed faster buses.",
+            "reducing parking. Shop owners worry about deliveries; "
+            "commuters welcomed faster buses.",
         )
         create_comment(
             session=s,
-            new=NewComment(id=cid, article_id="a1", text=text, author_id=author, parent_id=parent,
-                           created_at=created_at),
-        )  # fmt: skip
+            new=NewComment(
+                id=cid,
+                article_id="a1",
+                text=text,
+                author_id=author,
+                parent_id=parent,
+                created_at=created_at,
+            ),
+        )
         s.commit()
 
 
@@ -127,6 +134,11 @@ def test_author_history_is_counted_from_earlier_comments(runtime, session_factor
         HistoryQuery("total", None),
     ]
     with session_factory() as s:
-        counts = author_history(s, author_id="u1", before=t0 + timedelta(days=40), exclude_comment_id="new",
-                                queries=queries)  # fmt: skip
+        counts = author_history(
+            s,
+            author_id="u1",
+            before=t0 + timedelta(days=40),
+            exclude_comment_id="new",
+            queries=queries,
+        )
     assert counts == {queries[0]: 1, queries[1]: 3, queries[2]: 3}
