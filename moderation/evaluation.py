@@ -124,9 +124,21 @@ def _article_from_text(text: str, ident: str):
     return ArticleInput(id=ident, title="", body=text)
 
 
-def offtopic_examples(context_dir: Path, *, seed: int = DEFAULT_OFFTOPIC_SEED) -> list[dict]:
+OFFTOPIC_PARTS = ("all", "fit", "test")
+
+
+def offtopic_examples(
+    context_dir: Path, *, seed: int = DEFAULT_OFFTOPIC_SEED, part: str = "all"
+) -> list[dict]:
     """Comments of ``globe_comments_dev.csv`` under their own article (label 1, with the parent
-    text for replies) and under a randomly chosen other article (label 0, no parent)."""
+    text for replies) and under a randomly chosen other article (label 0, no parent).
+
+    ``part``: "fit" or "test" keeps one half of the threads (fixed split; the relevance
+    calibration is fitted on "fit" and reported on "test")."""
+    from moderation.training import DEFAULT_SEED, split
+
+    if part not in OFFTOPIC_PARTS:
+        raise ConfigurationError(f"off-topic part {part!r}: expected one of {OFFTOPIC_PARTS}")
     articles = {row["article_id"]: row for row in read_rows(context_dir / "globe_articles.csv")}
     comments = [
         row
@@ -152,6 +164,11 @@ def offtopic_examples(context_dir: Path, *, seed: int = DEFAULT_OFFTOPIC_SEED) -
                     "thread": row["thread_id"] or row["comment_id"],
                 }
             )
+    if part != "all":
+        threads = sorted({row["thread"] for row in rows})
+        fit_threads, _ = split(threads, seed=DEFAULT_SEED, test_fraction=0.5)
+        keep = set(fit_threads)
+        rows = [row for row in rows if (row["thread"] in keep) == (part == "fit")]
     return rows
 
 
@@ -180,6 +197,7 @@ def score_rows(
     settings: Any,
     scorers: Any = None,
     progress: bool = True,
+    explain: bool = False,
 ) -> tuple[list[float], dict[str, list[float]]]:
     """The score of every row, and baselines read from its evidence."""
     from tqdm import tqdm
@@ -190,6 +208,11 @@ def score_rows(
     if scorers is None:
         only = settings.model_copy(update={"scorers": _scorer_name(score)})
         scorers = build_scorers(only, redis=None)
+    if not explain:
+        # Occlusion re-scores each word of every high-scoring comment: not needed for metrics.
+        for scorer in scorers.scorers:
+            if hasattr(scorer, "explain_threshold"):
+                scorer.explain_threshold = float("inf")
     if score not in scorers.labels:
         raise ConfigurationError(
             f"Score {score!r} is not produced by the active scorers ({', '.join(scorers.labels)})."
@@ -270,23 +293,26 @@ def evaluate(
 
 def load_rows(args: argparse.Namespace) -> list[dict]:
     if args.offtopic_from_context:
-        rows = offtopic_examples(Path(args.offtopic_from_context), seed=args.sample_seed)
-    else:
-        if not args.file:
-            raise ConfigurationError("Name a labelled FILE, or use --offtopic-from-context DIR.")
-        examples: list[Example] = read_examples(
-            Path(args.file),
-            text_column=args.text_column,
-            label_column=args.label_column,
-            article_column=args.article_column,
-            label_map=parse_label_map(args.label_map),
+        rows = offtopic_examples(
+            Path(args.offtopic_from_context), seed=args.sample_seed, part=args.offtopic_part
         )
-        rows = [{"text": e.text, "label": e.label, "article": e.article} for e in examples]
-        if args.parent_column:
-            parents = [r.get(args.parent_column) for r in read_rows(Path(args.file))]
-            if len(parents) == len(rows):
-                for row, parent in zip(rows, parents, strict=True):
-                    row["parent"] = parent
+    else:
+        if not args.files:
+            raise ConfigurationError("Name a labelled FILE, or use --offtopic-from-context DIR.")
+        rows = []
+        for name in args.files:
+            examples: list[Example] = read_examples(
+                Path(name),
+                text_column=args.text_column,
+                label_column=args.label_column,
+                article_column=args.article_column,
+                parent_column=args.parent_column,
+                label_map=parse_label_map(args.label_map),
+            )
+            rows += [
+                {"text": e.text, "label": e.label, "article": e.article, "parent": e.parent}
+                for e in examples
+            ]
     if args.limit and len(rows) > args.limit:
         rows = random.Random(args.sample_seed).sample(rows, args.limit)
     return rows
@@ -323,7 +349,11 @@ def _eval(args: argparse.Namespace) -> int:
     report = evaluate(
         rows, args.score, settings=settings, rules_path=rules_path, progress=not args.quiet
     )
-    report["source"] = args.file or f"offtopic-from-context {args.offtopic_from_context}"
+    report["source"] = (
+        " ".join(args.files)
+        if args.files
+        else f"offtopic-from-context {args.offtopic_from_context}"
+    )
     print(format_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
@@ -342,7 +372,7 @@ def add_commands(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("file", nargs="?", metavar="FILE", help="CSV, TSV or JSON lines")
+    p.add_argument("files", nargs="*", metavar="FILE", help="CSV, TSV or JSON lines")
     p.add_argument("--score", default="toxicity", help="score name (default: toxicity)")
     p.add_argument("--text-column")
     p.add_argument("--label-column")
@@ -354,6 +384,12 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--rules", help="rules file for thresholds (default: MODERATION_RULES)")
     p.add_argument("--toxicity-backend", help="override MODERATION_TOXICITY_BACKEND")
     p.add_argument("--offtopic-from-context", metavar="DIR", help="build the off-topic set")
+    p.add_argument(
+        "--offtopic-part",
+        choices=OFFTOPIC_PARTS,
+        default="all",
+        help="half of the threads: 'test' was not used to fit the relevance calibration",
+    )
     p.add_argument("--write-rows", metavar="OUT", help="also write the rows used (JSON lines)")
     p.add_argument("--json", metavar="OUT", help="write the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

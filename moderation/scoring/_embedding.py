@@ -59,8 +59,9 @@ class Embedder:
         getter = getattr(self.model, "get_embedding_dimension", None) or (
             self.model.get_sentence_embedding_dimension
         )
-        self.dim = int(getter() or EMBEDDING_DIM)
-        self.max_tokens = int(self.model.max_seq_length)
+        dim = getter()
+        self.dim = int(dim) if dim else EMBEDDING_DIM
+        self.max_tokens = int(self.model.max_seq_length or 256)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

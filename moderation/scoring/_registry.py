@@ -80,7 +80,7 @@ def build_scorers(settings: Any, *, redis: Any | None) -> ScorerSet:
     Call once per worker process: a model load takes seconds. ``redis`` is the client that
     duplicate tracking writes to (None disables it, e.g. for offline evaluation).
     """
-    from moderation.scoring._embedding import Embedder
+    from moderation.scoring._embedding import DEFAULT_EMBEDDING_BATCH_SIZE, Embedder
 
     names = list(settings.scorer_names)
     unknown = [name for name in names if name not in SCORER_NAMES]
@@ -95,7 +95,9 @@ def build_scorers(settings: Any, *, redis: Any | None) -> ScorerSet:
     def shared_embedder() -> Embedder:
         nonlocal embedder
         if embedder is None:
-            embedder = Embedder(device=settings.device)
+            # One forward pass per scoring batch.
+            batch = max(DEFAULT_EMBEDDING_BATCH_SIZE, settings.scoring_batch_size)
+            embedder = Embedder(device=settings.device, batch_size=batch)
         return embedder
 
     scorers: list[Scorer] = []

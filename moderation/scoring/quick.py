@@ -15,18 +15,19 @@ _ids = itertools.count(1)
 def score_fn_from_settings(
     settings: Any, *, redis: Any | None = None
 ) -> Callable[..., dict[str, float]]:
-    """A function ``(text, *, article_title="", article_body="", parent_text=None,
-    author_id="cli") -> {score name: value}`` over the scorers the settings name.
+    """A function ``(text, article_title="", article_body="", parent_text=None) ->
+    {score name: value}`` over the scorers the settings name (``moderation.policy.testing``'s
+    ``ScoreFn``).
 
     The models load once, here. Without ``redis``, duplicates are not tracked."""
     scorers = build_scorers(settings, redis=redis)
 
     def score(
         text: str,
-        *,
         article_title: str = "",
         article_body: str = "",
         parent_text: str | None = None,
+        *,
         author_id: str = "cli",
         article: ArticleInput | None = None,
         **_: Any,

@@ -144,41 +144,54 @@ def chunk_spans(
 
 
 FEATURE_NAMES = ("best", "title", "top3", "best_minus_reference", "reference_max", "log_words")
+"""What :func:`raw_features` computes for a comment against an article."""
+
+CALIBRATION_FEATURES = ("best", "title", "best_minus_reference", "log_words")
+"""The calibration's inputs: the best chunk, the title (so the title weighs on every
+comparison), the margin over unrelated texts, and length (short comments match less)."""
 
 
 @dataclass
 class RelevanceCalibration:
-    """Logistic map from :data:`FEATURE_NAMES` to P(on-topic)."""
+    """Logistic map from some of :data:`FEATURE_NAMES` to P(on-topic)."""
 
     coef: np.ndarray
     intercept: float
+    features: tuple[str, ...] = CALIBRATION_FEATURES
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._columns = [FEATURE_NAMES.index(name) for name in self.features]
+
     def predict(self, features: np.ndarray) -> np.ndarray:
-        z = np.asarray(features, dtype=np.float64) @ self.coef + self.intercept
+        """P(on-topic) for rows of raw features (all of :data:`FEATURE_NAMES`)."""
+        selected = np.asarray(features, dtype=np.float64)[:, self._columns]
+        z = selected @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
     @classmethod
     def default(cls) -> RelevanceCalibration:
-        # Hand-set until fitted: on-topic when the best chunk beats the unrelated bank.
-        return cls(coef=np.array([6.0, 2.0, 2.0, 10.0, 0.0, 0.0]), intercept=-1.5)
+        # Used only when the shipped file is missing: roughly the fitted one.
+        return cls(coef=np.array([3.6, 6.6, 5.3, -0.8]), intercept=-0.8)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_CALIBRATION_PATH) -> RelevanceCalibration:
         if not path.exists():
             return cls.default()
         data = json.loads(path.read_text())
-        if tuple(data["features"]) != FEATURE_NAMES:
+        features = tuple(data["features"])
+        if not set(features) <= set(FEATURE_NAMES) or len(features) != len(data["coef"]):
             return cls.default()
         return cls(
             coef=np.asarray(data["coef"], dtype=np.float64),
             intercept=float(data["intercept"]),
+            features=features,
             metadata=data.get("metadata", {}),
         )
 
     def save(self, path: Path = DEFAULT_CALIBRATION_PATH) -> None:
         payload = {
-            "features": list(FEATURE_NAMES),
+            "features": list(self.features),
             "coef": [round(float(c), 6) for c in self.coef],
             "intercept": round(float(self.intercept), 6),
             "metadata": self.metadata,
@@ -318,6 +331,6 @@ def _match_evidence(article: ArticleInput, embedding: ArticleEmbedding, row: int
     if start < 0:
         return {"part": "title", "excerpt": article.title[:200]}
     excerpt = article.body[start:end]
-    if len(excerpt) > 200:
-        excerpt = excerpt[:197] + "..."
+    if len(excerpt) > 600:  # a chunk is ~60 words; keep the evidence bounded all the same
+        excerpt = excerpt[:597] + "..."
     return {"part": "body", "start": start, "end": end, "excerpt": excerpt}

@@ -1,0 +1,112 @@
+"""ScorerSet and build_scorers with the default settings (real models)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from moderation.exceptions import ConfigurationError
+from moderation.scoring import ArticleFeaturizer, Scorer, ScoreResult, ScorerSet, build_scorers
+from moderation.settings import Settings
+from tests.scoring.conftest import HELICOPTER_ARTICLE, comment
+
+
+def test_unknown_scorer_names_the_setting():
+    with pytest.raises(ConfigurationError) as info:
+        build_scorers(Settings(scorers="toxicity,sarcasm"), redis=None)
+    assert str(info.value) == (
+        "Setting MODERATION_SCORERS has value 'toxicity,sarcasm': unknown scorer 'sarcasm'; "
+        "expected names from toxicity, relevance, spam."
+    )
+
+
+def test_spam_only_set_needs_no_model(redis_conn):
+    scorers = build_scorers(Settings(scorers="spam"), redis=redis_conn)
+    assert scorers.labels == ("spam",)
+    assert scorers.featurizer_names == ()
+    assert scorers.article_features(HELICOPTER_ARTICLE) == {}
+    assert scorers.score([]) == []
+
+
+class _Recorder:
+    name = "recorder"
+    labels = ("a", "b")
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def score(self, comments):
+        self.batches.append(len(comments))
+        return [ScoreResult(scores={"a": 0.1, "b": 0.2}) for _ in comments]
+
+
+def test_scorer_set_chunks_by_batch_size():
+    recorder = _Recorder()
+    assert isinstance(recorder, Scorer)
+    scorers = ScorerSet([recorder], batch_size=3)
+    results = scorers.score([comment(str(i), ident=str(i)) for i in range(7)])
+    assert recorder.batches == [3, 3, 1]
+    assert [r.scores for r in results] == [{"a": 0.1, "b": 0.2}] * 7
+
+
+@pytest.mark.slow
+def test_default_scorer_set(redis_conn):
+    scorers = build_scorers(Settings(), redis=redis_conn)
+    assert scorers.labels == ("toxicity", "relevance", "spam")
+    assert scorers.featurizer_names == ("relevance",)
+    assert isinstance(scorers.get("relevance"), ArticleFeaturizer)
+    # One embedding model shared by the scorers that need it.
+    toxicity, relevance = scorers.get("toxicity"), scorers.get("relevance")
+    if toxicity.embedder is not None:
+        assert toxicity.embedder is relevance.embedder
+    features = scorers.article_features(HELICOPTER_ARTICLE)
+    assert set(features) == {"relevance"} and isinstance(features["relevance"], bytes)
+    [result] = scorers.score([comment("Russia got a new customer for its MIG-21s.")])
+    assert set(result.scores) == {"toxicity", "relevance", "spam"}
+    assert set(result.evidence) == {"toxicity", "relevance", "spam"}
+    assert all(0.0 <= v <= 1.0 for v in result.scores.values())
+
+
+@pytest.mark.slow
+def test_1000_comments_one_model_load_and_one_pass_per_batch(redis_conn, monkeypatch):
+    import sentence_transformers
+
+    loads: list[str] = []
+    original_init = sentence_transformers.SentenceTransformer.__init__
+
+    def counting_init(self, *args, **kwargs):
+        loads.append(str(args[0] if args else kwargs.get("model_name_or_path")))
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(sentence_transformers.SentenceTransformer, "__init__", counting_init)
+    scorers = build_scorers(Settings(scoring_batch_size=50), redis=redis_conn)
+    assert len(loads) == 1
+    relevance = scorers.get("relevance")
+    embedder = relevance.embedder
+    forwards: list[int] = []
+    original_forward = embedder.model.forward
+
+    def counting_forward(features, *args, **kwargs):
+        forwards.append(int(features["input_ids"].shape[0]))
+        return original_forward(features, *args, **kwargs)
+
+    monkeypatch.setattr(embedder.model, "forward", counting_forward)
+    # What the caller stores once per article version and passes back.
+    article = dataclasses.replace(
+        HELICOPTER_ARTICLE, features=scorers.article_features(HELICOPTER_ARTICLE)
+    )
+    # Occlusion spans add passes for toxic comments only; count the scoring passes here.
+    scorers.get("toxicity").explain_threshold = 1.01
+    forwards.clear()
+    texts = [f"Comment {i}: thanks for the clear report on the deal." for i in range(1000)]
+    results = scorers.score(
+        [comment(t, ident=str(i), author=f"u{i}", article=article) for i, t in enumerate(texts)]
+    )
+    assert len(results) == 1000
+    assert len(loads) == 1
+    # Each batch of 50 is one forward pass per embedding user (toxicity head, relevance).
+    users = 2 if scorers.get("toxicity").embedder is not None else 1
+    assert len(forwards) == users * math.ceil(1000 / 50)
+    assert max(forwards) == 50

@@ -1,0 +1,95 @@
+"""``moderation train``: reading labelled files, splits, and refitting the toxicity head."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from moderation.exceptions import ConfigurationError
+from moderation.training import (
+    _kaggle_text,
+    add_train_command,
+    parse_label_map,
+    read_examples,
+    split,
+)
+from tests.conftest import shared_data
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    add_train_command(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_read_csv_and_jsonl(tmp_path: Path):
+    csv_file = tmp_path / "a.csv"
+    csv_file.write_text('tweet,subtask_a\n"hello, you",NOT\nidiot,OFF\nmaybe,???\n')
+    examples = read_examples(
+        csv_file, label_column="subtask_a", label_map=parse_label_map("OFF=1,NOT=0")
+    )
+    assert [(e.text, e.label) for e in examples] == [("hello, you", 0), ("idiot", 1)]
+    jsonl = tmp_path / "b.jsonl"
+    jsonl.write_text('{"text": "x", "label": 1}\n\n{"text": "y", "label": 0}\n')
+    assert [e.label for e in read_examples(jsonl)] == [1, 0]
+
+
+def test_missing_column_is_named(tmp_path: Path):
+    data = tmp_path / "a.csv"
+    data.write_text("body,label\nx,1\n")
+    with pytest.raises(ConfigurationError, match="No text column found among body, label"):
+        read_examples(data)
+    with pytest.raises(ConfigurationError, match="--text-column has value 'txt'"):
+        read_examples(data, text_column="txt")
+
+
+def test_split_is_fixed_and_disjoint():
+    items = list(range(100))
+    train, test = split(items, seed=1, test_fraction=0.2)
+    assert len(test) == 20 and not set(train) & set(test)
+    assert split(items, seed=1, test_fraction=0.2) == (train, test)
+
+
+def test_kaggle_escapes_are_decoded():
+    assert _kaggle_text(r'"caf\xc3\xa9\nit\'s \u2019ok\xa0"') == "café\nit's ’ok\ufffd"
+
+
+def test_prepare_splits(tmp_path: Path, capsys):
+    data = shared_data()
+    shared_data("toxicity", "davidson_labeled_data.csv")
+    assert _run(["train", "--prepare-splits", str(data), "--out-dir", str(tmp_path)]) == 0
+    train = (tmp_path / "davidson.train.jsonl").read_text().splitlines()
+    test = (tmp_path / "davidson.test.jsonl").read_text().splitlines()
+    assert len(train) + len(test) == 24783
+    assert not {json.loads(r)["text"] for r in train} & {json.loads(r)["text"] for r in test[:200]}
+    assert "davidson:" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_train_writes_a_head_the_scorer_loads(tmp_path: Path):
+    data = tmp_path / "train.jsonl"
+    rows = [{"text": f"you are a worthless idiot number {i}", "label": 1} for i in range(20)]
+    rows += [
+        {"text": f"thanks for the careful reporting on item {i}", "label": 0} for i in range(20)
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "head.npz"
+    assert _run(["train", str(data), "--out", str(out), "--quiet"]) == 0
+    from moderation.scoring._embedding import Embedder
+    from moderation.scoring.lexical import OfflineToxicityScorer
+
+    scorer = OfflineToxicityScorer.from_files(embedder=Embedder(), head_path=out)
+    assert scorer.head is not None and scorer.head.metadata["examples"] == 40
+    low, high = scorer.predict(["thanks for the reporting", "you worthless idiot"])
+    assert low < 0.5 < high
+
+
+def test_training_needs_both_labels(tmp_path: Path):
+    data = tmp_path / "one.jsonl"
+    data.write_text('{"text": "a", "label": 1}\n')
+    with pytest.raises(ConfigurationError, match="both labels"):
+        _run(["train", str(data), "--out", str(tmp_path / "x.npz"), "--quiet"])
