@@ -81,11 +81,12 @@ def test_reload_activates_a_changed_file_and_refuses_a_broken_one(rules_client, 
     assert rules_client.get(f"/v1/rules/versions/{v1}", headers=ADMIN).status_code == 200
 
     rules_file.write_text(lowered.replace("action: reject", "action: rejct", 1) + "oops: 1\n")
+    oops_line = len(lowered.splitlines()) + 1
     r = rules_client.post("/v1/rules/reload", headers=ADMIN)
     assert r.status_code == 422, r.text
     errors = [
         f"{rules_file}:29:5: rules[1].action: 'rejct' is not one of approve, reject, escalate",
-        f"{rules_file}:154:1: unknown key 'oops' at the top level; expected one of: "
+        f"{rules_file}:{oops_line}:1: unknown key 'oops' at the top level; expected one of: "
         "extends, default, lists, remove, rules, tests",
     ]
     assert r.json() == {

@@ -40,7 +40,7 @@ def test_check_ok(capsys):
     version = load_rules(DEFAULT_RULES).version[:8]
     assert run(["rules", "check", str(DEFAULT_RULES), "--scores", "toxicity,relevance,spam"]) == 0
     out, err = capsys.readouterr()
-    assert out == f"ok: {DEFAULT_RULES} (8 rules, version {version})\n"
+    assert out == f"ok: {DEFAULT_RULES} (9 rules, version {version})\n"
     assert err == ""
 
 
@@ -72,7 +72,7 @@ def test_test_runs_the_active_rules_file_by_default(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert factory.builds == 1  # the default file has text-only tests
     assert out.splitlines()[-1] == (
-        f"{DEFAULT_RULES}: 13 passed, 0 failed, 0 skipped "
+        f"{DEFAULT_RULES}: 14 passed, 0 failed, 0 skipped "
         f"(version {load_rules(DEFAULT_RULES).version[:8]})"
     )
 
