@@ -220,17 +220,14 @@ def decide(
     claim(session=session, comment_id=comment_id, moderator=moderator, lease_seconds=lease_seconds)
     comment = _escalated_comment(session, comment_id)
     escalation = comment.decisions[-1] if comment.decisions else None
-    decision = record_decision(
-        session=session,
-        comment=comment,
-        action=action.value,
-        decided_by=DecidedBy.MODERATOR,
-        reasons=_moderator_reasons(moderator, action.value, reason_code, note),
-        rules_version=escalation.rules_version if escalation else None,
-        actor=moderator,
-        rule="moderator",
+    decision = _record_moderator_decision(
+        session,
+        comment,
+        moderator=moderator,
+        action=action,
         reason_code=reason_code,
         note=note,
+        previous=escalation,
         only_if_status=ESCALATED,
         webhook_url=webhook_url,
     )
@@ -294,17 +291,14 @@ def overturn(
             f"comment {comment_id!r} is {comment.status} already", decision=latest
         )
     from_status = comment.status
-    decision = record_decision(
-        session=session,
-        comment=comment,
-        action=action.value,
-        decided_by=DecidedBy.MODERATOR,
-        reasons=_moderator_reasons(moderator, action.value, reason_code, note),
-        rules_version=latest.rules_version if latest else None,
-        actor=moderator,
-        rule="moderator",
+    decision = _record_moderator_decision(
+        session,
+        comment,
+        moderator=moderator,
+        action=action,
         reason_code=reason_code,
         note=note,
+        previous=latest,
         only_if_status=from_status,
         webhook_url=webhook_url,
     )
@@ -627,3 +621,32 @@ def articles_in_queue(session: Session) -> list[dict[str, Any]]:
         .limit(200)
     ).all()
     return [{"id": a, "title": t, "escalated": n} for a, t, n in rows]
+
+
+def _record_moderator_decision(
+    session: Session,
+    comment: Comment,
+    *,
+    moderator: str,
+    action: ModeratorAction,
+    reason_code: str | None,
+    note: str | None,
+    previous: Decision | None,
+    only_if_status: str,
+    webhook_url: str | None,
+) -> Decision | None:
+    """A moderator's decision row; it keeps the rules version of the decision it follows."""
+    return record_decision(
+        session=session,
+        comment=comment,
+        action=action.value,
+        decided_by=DecidedBy.MODERATOR,
+        reasons=_moderator_reasons(moderator, action.value, reason_code, note),
+        rules_version=previous.rules_version if previous else None,
+        actor=moderator,
+        rule="moderator",
+        reason_code=reason_code,
+        note=note,
+        only_if_status=only_if_status,
+        webhook_url=webhook_url,
+    )

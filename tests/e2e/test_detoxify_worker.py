@@ -53,8 +53,9 @@ def test_worker_scores_with_a_detoxify_checkpoint_and_rules_name_its_labels(
     with httpx.Client(base_url=stack.url, headers=auth("publisher"), timeout=40) as c:
         assert c.put("/v1/articles/pk-ru", json=ARTICLE).status_code == 201
         for cid in ("d1", "d2"):  # two jobs, one model load
-            r = c.post("/v1/comments", json={"id": cid, "article_id": "pk-ru", "author": {"id": cid},
-                                             "text": "Russia will sell helicopters to Pakistan."})  # fmt: skip
+            body = {"id": cid, "article_id": "pk-ru", "author": {"id": cid},
+                    "text": "Russia will sell helicopters to Pakistan."}  # fmt: skip
+            r = c.post("/v1/comments", json=body)
             assert r.status_code == 202
         results = [wait_decision(c, cid) for cid in ("d1", "d2")]
     for body in results:
