@@ -15,6 +15,7 @@ from moderation.auth import KeyRing, load_or_generate
 from moderation.connections import connect, resolve_redis_url
 from moderation.db import make_engine, make_session_factory
 from moderation.rulebook import Rulebook
+from moderation.scoring import expected_labels
 from moderation.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.redis = connect(resolve_redis_url(settings.redis_url, settings.var_dir))
-    # The API does not load models, so score names are checked by the workers.
+    # The API loads no models: it checks score names against what the configured scorers
+    # will produce (Detoxify's labels are known only to the workers that load it).
     app.state.rulebook = Rulebook(
         settings.rules,
+        available_scores=expected_labels(settings),
         session_factory=app.state.session_factory,
         check_interval=settings.rules_reload_interval_seconds,
     )

@@ -11,7 +11,7 @@ Scorers: ``toxicity`` (offline model, or Detoxify per ``MODERATION_TOXICITY_BACK
 ``relevance`` (on-topic for the article or the parent comment) and ``spam``.
 """
 
-from moderation.scoring._registry import SCORER_NAMES, ScorerSet, build_scorers
+from moderation.scoring._registry import SCORER_NAMES, ScorerSet, build_scorers, expected_labels
 from moderation.scoring.base import (
     ArticleFeaturizer,
     ArticleInput,
@@ -29,4 +29,5 @@ __all__ = [
     "Scorer",
     "ScorerSet",
     "build_scorers",
+    "expected_labels",
 ]

@@ -125,3 +125,16 @@ def build_scorers(settings: Any, *, redis: Any | None) -> ScorerSet:
 
             scorers.append(SpamScorer(redis=redis))
     return ScorerSet(scorers, batch_size=settings.scoring_batch_size)
+
+
+def expected_labels(settings: Any) -> tuple[str, ...] | None:
+    """The score names ``build_scorers`` will produce, without loading any model; None when
+    only the loaded model can tell (Detoxify's labels come from its checkpoint)."""
+    labels: list[str] = []
+    for name in settings.scorer_names:
+        if name == "toxicity" and settings.toxicity_backend.strip() != "offline":
+            return None
+        if name not in SCORER_NAMES:
+            return None
+        labels.append(name)
+    return tuple(labels)

@@ -172,3 +172,24 @@ def test_rule_stats_default_window_and_bad_window(client):
         "message": "window 'yesterday' is not a positive duration; write a number and a unit "
         "(s, m, h, d, w), e.g. 24h or 7d",
     }]  # fmt: skip
+
+
+def test_reload_refuses_a_score_the_configured_scorers_do_not_produce(settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from moderation.api.main import create_app
+
+    rules_file = tmp_path / "site.yaml"
+    good = "default: {action: approve, message: fine}\nrules:\n"
+    rules_file.write_text(good + "  - {id: t, when: {score: toxicity, gte: 0.9}, action: reject}\n")
+    with TestClient(create_app(settings.model_copy(update={"rules": rules_file}))) as c:
+        assert c.post("/v1/rules/reload", headers=ADMIN).status_code == 200
+        rules_file.write_text(
+            good + "  - {id: t, when: {score: insult, gte: 0.9}, action: reject}\n"
+        )
+        r = c.post("/v1/rules/reload", headers=ADMIN)
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        f"{rules_file}:3:20: unknown score 'insult' in rules[0].when.score; "
+        "active scorers produce: relevance, spam, toxicity"
+    ]
