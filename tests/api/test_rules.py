@@ -181,7 +181,8 @@ def test_reload_refuses_a_score_the_configured_scorers_do_not_produce(settings, 
 
     rules_file = tmp_path / "site.yaml"
     good = "default: {action: approve, message: fine}\nrules:\n"
-    rules_file.write_text(good + "  - {id: t, when: {score: toxicity, gte: 0.9}, action: reject}\n")
+    rule = "  - {id: t, when: {score: %s, gte: 0.9}, action: reject}\n"
+    rules_file.write_text(good + rule % "toxicity")
     with TestClient(create_app(settings.model_copy(update={"rules": rules_file}))) as c:
         assert c.post("/v1/rules/reload", headers=ADMIN).status_code == 200
         rules_file.write_text(
