@@ -198,8 +198,8 @@ def score_rows(
     scorers: Any = None,
     progress: bool = True,
     explain: bool = False,
-) -> tuple[list[float], dict[str, list[float]]]:
-    """The score of every row, and baselines read from its evidence."""
+) -> tuple[list[float], dict[str, list[float]], list[dict[str, float]]]:
+    """The score of every row, baselines read from its evidence, and every score per row."""
     from tqdm import tqdm
 
     from moderation.scoring import build_scorers
@@ -239,6 +239,7 @@ def score_rows(
             )
         )
     values: list[float] = []
+    all_scores: list[dict[str, float]] = []
     baseline_field = BASELINES.get(score, (None, None))[0]
     baselines: dict[str, list[float]] = {}
     step = scorers.batch_size
@@ -248,12 +249,48 @@ def score_rows(
         for start in range(0, len(comments), step):
             for result in scorers.score(comments[start : start + step]):
                 values.append(result.scores[score])
+                all_scores.append(dict(result.scores))
                 evidence = result.evidence.get(_scorer_name(score), {})
                 if baseline_field and baseline_field in evidence:
                     baselines.setdefault(baseline_field, []).append(float(evidence[baseline_field]))
             bar.update(min(step, len(comments) - start))
     baselines = {k: v for k, v in baselines.items() if len(v) == len(values)}
-    return values, baselines
+    return values, baselines, all_scores
+
+
+def rules_confusion(
+    rows: Sequence[dict], all_scores: Sequence[dict[str, float]], rules_path: Path
+) -> dict[str, Any] | None:
+    """What the rules file does with these scores: label x action counts.
+
+    Each row is judged as a first comment by a new author on its own article, with only
+    the scores eval computed (rules on other scores do not match)."""
+    from datetime import UTC, datetime
+
+    from moderation.exceptions import RulesError
+    from moderation.policy import ArticleFacts, EvaluationContext, load_rules
+
+    try:
+        ruleset = load_rules(rules_path)
+    except RulesError:
+        return None
+    now = datetime.now(UTC)
+    history = {q: 0 for q in ruleset.history_queries}
+    table: dict[str, dict[str, int]] = {}
+    for index, (row, scores) in enumerate(zip(rows, all_scores, strict=True)):
+        ctx = EvaluationContext(
+            scores=scores,
+            text=row["text"],
+            author_id=f"eval-author-{index}",
+            article=ArticleFacts(id=f"eval-{index}"),
+            is_reply=bool(row.get("parent")),
+            created_at=now,
+            history=history,
+        )
+        action = ruleset.evaluate(ctx).action.value
+        counts = table.setdefault(str(int(row["label"])), {})
+        counts[action] = counts.get(action, 0) + 1
+    return {"rules_version": ruleset.version, "by_label": table}
 
 
 def evaluate(
@@ -266,7 +303,7 @@ def evaluate(
     progress: bool = True,
 ) -> dict[str, Any]:
     labels = [int(row["label"]) for row in rows]
-    values, baselines = score_rows(
+    values, baselines, all_scores = score_rows(
         rows, score, settings=settings, scorers=scorers, progress=progress
     )
     thresholds = rule_thresholds(rules_path, score) if rules_path else []
@@ -279,6 +316,8 @@ def evaluate(
         "rules_file": str(rules_path) if rules_path else None,
         "thresholds": [threshold_metrics(labels, values, op, v) for op, v in thresholds],
     }
+    if rules_path is not None and rules_path.is_file():
+        report["actions"] = rules_confusion(rows, all_scores, rules_path)
     if not thresholds:
         report["thresholds"] = [threshold_metrics(labels, values, "gte", 0.5)]
         report["note"] = f"no {score} threshold in the rules file; shown at gte 0.5"
@@ -333,6 +372,13 @@ def format_report(report: dict[str, Any]) -> str:
         )
     if report.get("note"):
         lines.append(f"  ({report['note']})")
+    actions = report.get("actions")
+    if actions:
+        lines.append(f"  rules' actions on these scores (rules {actions['rules_version'][:12]}):")
+        lines.append(f"    {'label':>5}  {'approve':>8} {'escalate':>8} {'reject':>8}")
+        for label, counts in sorted(actions["by_label"].items()):
+            cells = " ".join(f"{counts.get(a, 0):>8}" for a in ("approve", "escalate", "reject"))
+            lines.append(f"    {label:>5}  {cells}")
     return "\n".join(lines)
 
 

@@ -168,3 +168,35 @@ def test_eval_relevance_on_a_small_offtopic_sample(tmp_path: Path):
     assert report["rows"] == 60
     assert report["roc_auc"] > 0.8
     assert "baseline_cosine" in report
+
+
+def test_eval_reports_what_the_rules_do_with_the_scores(tmp_path: Path, capsys):
+    data = tmp_path / "comments.jsonl"
+    rows = [{"text": f"Check out my channel http://spam{i}.xyz and subscribe!", "label": 1}
+            for i in range(6)]  # fmt: skip
+    rows += [
+        {"text": f"I think the deal number {i} will anger India.", "label": 0} for i in range(6)
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "default: {action: approve, message: fine}\n"
+        "rules:\n"
+        "  - {id: spam, when: {score: spam, gte: 0.9}, action: reject}\n"
+        "  - {id: maybe-spam, when: {score: spam, gte: 0.6}, action: escalate}\n"
+    )
+    out = tmp_path / "report.json"
+    argv = ["eval", str(data), "--score", "spam", "--rules", str(rules), "--json", str(out)]
+    assert _run([*argv, "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    at_06, at_09 = report["thresholds"]  # flagged counts at the two thresholds
+    by_label = report["actions"]["by_label"]
+    flagged_spam = {"reject": at_09["flagged"], "escalate": at_06["flagged"] - at_09["flagged"]}
+    assert at_06["precision"] == 1.0  # every flagged row is spam, so the hams are approved
+    assert by_label["0"] == {"approve": 6}
+    assert {a: n for a, n in by_label["1"].items() if a != "approve"} == {
+        a: n for a, n in flagged_spam.items() if n
+    }
+    assert sum(by_label["1"].values()) == 6
+    printed = capsys.readouterr().out
+    assert "rules' actions on these scores" in printed and "approve" in printed
