@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,12 +39,18 @@ class UnknownReferenceError(NotFoundError):
         self.field = field
 
 
-def load_comment(session: Session, comment_id: str) -> Comment | None:
-    return session.scalar(
+def load_comments(session: Session, comment_ids: Sequence[str]) -> dict[str, Comment]:
+    """Comments with their scores and decisions, in one query (plus one per relation)."""
+    rows = session.scalars(
         select(Comment)
-        .where(Comment.id == comment_id)
+        .where(Comment.id.in_(list(comment_ids)))
         .options(selectinload(Comment.scores), selectinload(Comment.decisions))
     )
+    return {c.id: c for c in rows}
+
+
+def load_comment(session: Session, comment_id: str) -> Comment | None:
+    return load_comments(session, [comment_id]).get(comment_id)
 
 
 def get_comment(session: Session, comment_id: str) -> Comment:

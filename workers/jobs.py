@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -182,15 +183,7 @@ def _article_input(session: Session, scorers: ScorerSet, article: Article) -> Ar
             session.commit()
         except IntegrityError:  # another worker stored this article's features first
             session.rollback()
-    return ArticleInput(
-        id=base.id,
-        title=base.title,
-        body=base.body,
-        section=base.section,
-        tags=base.tags,
-        content_hash=base.content_hash,
-        features=features,
-    )
+    return replace(base, features=features)
 
 
 def _escalate_unscorable(

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import shutil
-
 from fastapi.testclient import TestClient
 
 from moderation.api.main import create_app
-from tests.conftest import ROOT
 
 
 def test_healthz(client):
@@ -29,7 +26,6 @@ def test_readyz_names_an_unreachable_redis(settings):
 
 def test_readyz_names_a_broken_rules_file(settings, tmp_path):
     rules = tmp_path / "rules.yaml"
-    shutil.copy(ROOT / "rules" / "default.yaml", rules)
     rules.write_text("default: maybe\n")
     with TestClient(create_app(settings.model_copy(update={"rules": rules}))) as c:
         r = c.get("/readyz")

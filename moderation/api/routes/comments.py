@@ -26,7 +26,13 @@ from moderation.api.schemas import (
     Identifier,
     comment_public,
 )
-from moderation.comments import NewComment, UnknownReferenceError, create_comment, get_comment
+from moderation.comments import (
+    NewComment,
+    UnknownReferenceError,
+    create_comment,
+    get_comment,
+    load_comments,
+)
 from moderation.db.models import CommentStatus
 from moderation.exceptions import ConflictError, QueueUnavailableError
 from moderation.queue import enqueue_scoring
@@ -103,7 +109,7 @@ def create_comment_route(
         _enqueue(session, redis_conn, settings, [comment.id])
     else:
         response.status_code = 200
-    session.refresh(comment)
+    session.expire_all()  # the worker may have decided it already
     return comment_public(get_comment(session, comment.id))
 
 
@@ -181,9 +187,11 @@ def create_comments_batch(
         )
     session.commit()
     _enqueue(session, redis_conn, settings, accepted)
+    session.expire_all()
+    stored = load_comments(session, [r.id for r in results if r.result != "error" and r.id])
     for item in results:
         if item.result != "error" and item.id is not None:
-            item.comment = comment_public(get_comment(session, item.id))
+            item.comment = comment_public(stored[item.id])
     return BatchResult(
         accepted=sum(r.result == "accepted" for r in results),
         duplicates=sum(r.result == "duplicate" for r in results),
