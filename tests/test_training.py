@@ -1,4 +1,4 @@
-"""``moderation train``: reading labelled files, splits, and refitting the toxicity head."""
+"""``moderation train``: reading labelled files, splits, and refitting the toxicity model."""
 
 from __future__ import annotations
 
@@ -70,22 +70,35 @@ def test_prepare_splits(tmp_path: Path, capsys):
 
 
 @pytest.mark.slow
-def test_train_writes_a_head_the_scorer_loads(tmp_path: Path):
+def test_train_writes_a_model_the_scorer_loads(tmp_path: Path, capsys):
     data = tmp_path / "train.jsonl"
     rows = [{"text": f"you are a worthless idiot number {i}", "label": 1} for i in range(20)]
     rows += [
         {"text": f"thanks for the careful reporting on item {i}", "label": 0} for i in range(20)
     ]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    out = tmp_path / "head.npz"
-    assert _run(["train", str(data), "--out", str(out), "--quiet"]) == 0
+    out = tmp_path / "model.npz"
+    assert _run(["train", str(data), "--out", str(out), "--epochs", "3", "--quiet"]) == 0
+    assert "held-out ROC-AUC" in capsys.readouterr().out
     from moderation.scoring._embedding import Embedder
     from moderation.scoring.lexical import OfflineToxicityScorer
 
-    scorer = OfflineToxicityScorer.from_files(embedder=Embedder(), head_path=out)
-    assert scorer.head is not None and scorer.head.metadata["examples"] == 40
+    scorer = OfflineToxicityScorer.from_files(embedder=Embedder(), model_path=out)
+    assert scorer.model is not None
+    metadata = scorer.model.metadata
+    assert metadata["examples"] == 40 and metadata["stacking_examples"] == 4  # 2 per label
+    assert metadata["fine_tuned_on"] == 36 and metadata["files"] == ["train.jsonl"]
     low, high = scorer.predict(["thanks for the reporting", "you worthless idiot"])
     assert low < 0.5 < high
+
+
+def test_training_needs_two_of_each_label(tmp_path: Path):
+    data = tmp_path / "few.jsonl"
+    data.write_text(
+        '{"text": "a", "label": 1}\n{"text": "b", "label": 1}\n{"text": "c", "label": 0}\n'
+    )
+    with pytest.raises(ConfigurationError, match="label 0 has 1"):
+        _run(["train", str(data), "--out", str(tmp_path / "x.npz"), "--quiet"])
 
 
 def test_training_needs_both_labels(tmp_path: Path):

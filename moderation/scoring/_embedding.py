@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,15 @@ class Embedder:
         self.dim = int(dim) if dim else EMBEDDING_DIM
         self.max_tokens = int(self.model.max_seq_length or 256)
 
+    @property
+    def transformer(self) -> Any:
+        """The underlying Hugging Face BERT model (its layers are reused by the toxicity model)."""
+        return self.model[0].auto_model
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.model.tokenizer
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -76,4 +86,4 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer.tokenize(text))
+        return len(self.tokenizer.tokenize(text))

@@ -104,9 +104,10 @@ def build_scorers(settings: Any, *, redis: Any | None) -> ScorerSet:
     for name in names:
         if name == "toxicity":
             if backend == "offline":
-                from moderation.scoring.lexical import DEFAULT_HEAD_PATH, OfflineToxicityScorer
+                from moderation.scoring.lexical import OfflineToxicityScorer
+                from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH
 
-                needs_embedder = DEFAULT_HEAD_PATH.exists()
+                needs_embedder = DEFAULT_MODEL_PATH.exists()
                 scorers.append(
                     OfflineToxicityScorer.from_files(
                         embedder=shared_embedder() if needs_embedder else None

@@ -3,22 +3,19 @@
 Two parts, both shipped:
 
 * a lexical baseline, alt-profanity-check's linear model over word n-grams;
-* a logistic-regression head (``models/toxicity_head.npz``) over the MiniLM sentence
-  embedding plus the lexical score's logit, so insults without swear words count, and
-  swear words in harmless comments count less. ``moderation train FILE`` refits it; its
-  provenance (data, licence, command, held-out metrics) is in ``docs/scoring.md``.
+* MiniLM with its top layer fine-tuned on toxic and civil comments, stacked with the lexical
+  score (``moderation.scoring.toxicity_model``, ``models/toxicity_tuned.npz``), so insults
+  without swear words count, and swear words in harmless comments count less.
+  ``moderation train FILE`` refits it; its provenance (data, licence, command, held-out
+  metrics) is in ``docs/scoring.md``.
 
-When the head file is absent the score is the lexical baseline alone.
+When the model file is absent the score is the lexical baseline alone.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -26,14 +23,10 @@ from moderation.exceptions import ModelUnavailableError
 from moderation.scoring._embedding import Embedder
 from moderation.scoring._explain import DEFAULT_EXPLAIN_THRESHOLD, occlusion_spans
 from moderation.scoring.base import CommentInput, ScoreResult
-
-MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_HEAD_PATH = MODELS_DIR / "toxicity_head.npz"
+from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, ToxicityModel
 
 DEFAULT_MAX_CHARS = 4000
 """Characters of a comment that are scored; MiniLM reads ~256 word pieces anyway."""
-
-_EPS = 1e-6
 
 
 def lexical_probabilities(texts: Sequence[str]) -> np.ndarray:
@@ -50,55 +43,8 @@ def lexical_probabilities(texts: Sequence[str]) -> np.ndarray:
     return np.asarray(predict_prob(list(texts)), dtype=np.float64)
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
-
-
-def head_features(embeddings: np.ndarray, lexical: np.ndarray) -> np.ndarray:
-    """What the head reads: the sentence embedding, the lexical logit and the lexical score."""
-    lexical = np.asarray(lexical, dtype=np.float32).reshape(-1, 1)
-    logit = np.clip(_logit(lexical), -12, 12).astype(np.float32)
-    return np.hstack([np.asarray(embeddings, dtype=np.float32), logit / 4.0, lexical])
-
-
-@dataclass
-class ToxicityHead:
-    """A logistic regression over :func:`head_features`."""
-
-    coef: np.ndarray
-    intercept: float
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def predict(self, embeddings: np.ndarray, lexical: np.ndarray) -> np.ndarray:
-        z = head_features(embeddings, lexical) @ self.coef.astype(np.float32) + self.intercept
-        return 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
-
-    def save(self, path: Path) -> None:
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
-            coef=self.coef.astype(np.float32),
-            intercept=np.float32(self.intercept),
-            metadata=np.array(json.dumps(self.metadata, sort_keys=True)),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(buffer.getvalue())
-
-    @classmethod
-    def load(cls, path: Path) -> ToxicityHead:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return cls(
-                    coef=np.asarray(data["coef"], dtype=np.float32),
-                    intercept=float(data["intercept"]),
-                    metadata=json.loads(str(data["metadata"])),
-                )
-        except (OSError, KeyError, ValueError) as exc:
-            raise ModelUnavailableError(
-                f"The offline toxicity head {path} cannot be read ({exc}); retrain it with "
-                "`moderation train FILE` or delete it to fall back to the lexical score."
-            ) from exc
+MODEL_NAME = "minilm-tuned+profanity-check"
+LEXICAL_MODEL_NAME = "profanity-check"
 
 
 class OfflineToxicityScorer:
@@ -111,57 +57,57 @@ class OfflineToxicityScorer:
         self,
         *,
         embedder: Embedder | None,
-        head: ToxicityHead | None = None,
+        model: ToxicityModel | None = None,
         explain_threshold: float = DEFAULT_EXPLAIN_THRESHOLD,
         max_chars: int = DEFAULT_MAX_CHARS,
     ) -> None:
-        if head is not None and embedder is None:
-            raise ValueError("the toxicity head needs the sentence-embedding model")
+        if model is not None and embedder is None:
+            raise ValueError("the tuned toxicity model needs the sentence-embedding model")
         self.embedder = embedder
-        self.head = head
+        self.model = model
         self.explain_threshold = explain_threshold
         self.max_chars = max_chars
         lexical_probabilities(["warm up"])  # load the lexical model now, not on the first job
 
     @classmethod
     def from_files(
-        cls, *, embedder: Embedder | None, head_path: Path | None = DEFAULT_HEAD_PATH
+        cls, *, embedder: Embedder | None, model_path: Path | None = DEFAULT_MODEL_PATH
     ) -> OfflineToxicityScorer:
-        head = None
-        if head_path is not None and head_path.exists() and embedder is not None:
-            head = ToxicityHead.load(head_path)
-        return cls(embedder=embedder, head=head)
+        model = None
+        if model_path is not None and model_path.exists() and embedder is not None:
+            model = ToxicityModel.load(model_path, embedder)
+        return cls(embedder=embedder, model=model)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         texts = [text[: self.max_chars] for text in texts]
         lexical = lexical_probabilities(texts)
-        if self.head is None or self.embedder is None:
+        if self.model is None or self.embedder is None:
             return lexical
-        return self.head.predict(self.embedder.encode(texts), lexical)
+        return self.model.predict(self.embedder, texts, lexical)
 
     def score(self, comments: Sequence[CommentInput]) -> list[ScoreResult]:
         if not comments:
             return []
         texts = [comment.text[: self.max_chars] for comment in comments]
         lexical = lexical_probabilities(texts)
-        if self.head is not None and self.embedder is not None:
-            scores = self.head.predict(self.embedder.encode(texts), lexical)
+        tuned: list[float | None] = [None] * len(texts)
+        if self.model is not None and self.embedder is not None:
+            logits = self.model.tuned_logits(self.embedder, texts)
+            scores = self.model.combine(lexical, logits)
+            tuned = [round(float(1.0 / (1.0 + np.exp(-z))), 4) for z in logits]
+            model = MODEL_NAME
         else:
-            scores = lexical
+            scores, model = lexical, LEXICAL_MODEL_NAME
         spans = occlusion_spans(
             texts, [float(s) for s in scores], self.predict, threshold=self.explain_threshold
         )
-        model = "minilm-logreg+profanity-check" if self.head is not None else "profanity-check"
-        return [
-            ScoreResult(
-                scores={"toxicity": float(score)},
-                evidence={
-                    "toxicity": {
-                        "model": model,
-                        "lexical": round(float(lex), 4),
-                        "spans": span_list,
-                    }
-                },
+        results = []
+        for score, lex, tuned_score, span_list in zip(scores, lexical, tuned, spans, strict=True):
+            evidence: dict[str, object] = {"model": model, "lexical": round(float(lex), 4)}
+            if tuned_score is not None:
+                evidence["tuned"] = tuned_score
+            evidence["spans"] = span_list
+            results.append(
+                ScoreResult(scores={"toxicity": float(score)}, evidence={"toxicity": evidence})
             )
-            for score, lex, span_list in zip(scores, lexical, spans, strict=True)
-        ]
+        return results

@@ -1,4 +1,4 @@
-"""The offline toxicity scorer: alt-profanity-check plus the shipped embedding head."""
+"""The offline toxicity scorer: alt-profanity-check plus the shipped fine-tuned MiniLM layer."""
 
 from __future__ import annotations
 
@@ -6,12 +6,8 @@ import numpy as np
 import pytest
 
 from moderation.scoring._explain import occlusion_spans, word_spans
-from moderation.scoring.lexical import (
-    DEFAULT_HEAD_PATH,
-    OfflineToxicityScorer,
-    ToxicityHead,
-    lexical_probabilities,
-)
+from moderation.scoring.lexical import MODEL_NAME, OfflineToxicityScorer, lexical_probabilities
+from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH
 from tests.scoring.conftest import comment
 
 
@@ -53,34 +49,25 @@ def test_word_spans_keep_masked_swear_words_whole():
     assert [text[a:b] for a, b in word_spans(text)] == ["what", "the", "f*ck", "don't"]
 
 
-def test_head_round_trips(tmp_path):
-    head = ToxicityHead(
-        coef=np.arange(386, dtype=np.float32) / 1000, intercept=-0.5, metadata={"a": 1}
-    )
-    head.save(tmp_path / "head.npz")
-    loaded = ToxicityHead.load(tmp_path / "head.npz")
-    assert np.allclose(loaded.coef, head.coef) and loaded.intercept == pytest.approx(-0.5)
-    assert loaded.metadata == {"a": 1}
-
-
 @pytest.mark.slow
-def test_shipped_head_flags_insults_without_swear_words(embedder):
-    if not DEFAULT_HEAD_PATH.exists():
-        pytest.skip("no shipped toxicity head")
+def test_shipped_model_flags_insults_without_swear_words(embedder):
+    if not DEFAULT_MODEL_PATH.exists():
+        pytest.skip("no shipped toxicity model")
     scorer = OfflineToxicityScorer.from_files(embedder=embedder)
-    assert scorer.head is not None
-    polite, insult, swear = scorer.score(
-        [
-            comment("I disagree with the analysts; India has other suppliers.", ident="1"),
-            comment(
-                "Only a brain-dead moron would write garbage like this, go back to school",
-                ident="2",
-            ),
-            comment("fuck you, you worthless piece of shit", ident="3"),
-        ]
-    )
+    assert scorer.model is not None
+    texts = [
+        "I disagree with the analysts; India has other suppliers.",
+        "Only a brain-dead moron would write garbage like this, go back to school",
+        "fuck you, you worthless piece of shit",
+    ]
+    polite, insult, swear = scorer.score([comment(t, ident=str(i)) for i, t in enumerate(texts)])
     assert polite.scores["toxicity"] < 0.3
     assert insult.scores["toxicity"] > 0.5
     assert swear.scores["toxicity"] > 0.9
-    assert insult.evidence["toxicity"]["model"] == "minilm-logreg+profanity-check"
-    assert insult.evidence["toxicity"]["spans"]
+    evidence = insult.evidence["toxicity"]
+    assert evidence["model"] == MODEL_NAME
+    assert 0.0 <= evidence["tuned"] <= 1.0 and 0.0 <= evidence["lexical"] <= 1.0
+    assert evidence["spans"]
+    # predict(), which occlusion re-scores with, gives what score() gave.
+    expected = [r.scores["toxicity"] for r in (polite, insult, swear)]
+    assert scorer.predict(texts).tolist() == pytest.approx(expected, abs=1e-6)

@@ -85,14 +85,11 @@ def test_1000_comments_one_model_load_and_one_pass_per_batch(redis_conn, monkeyp
     assert len(loads) == 1
     relevance = scorers.get("relevance")
     embedder = relevance.embedder
+    # Both embedding users (the tuned toxicity layer, relevance) start at MiniLM's embeddings.
     forwards: list[int] = []
-    original_forward = embedder.model.forward
-
-    def counting_forward(features, *args, **kwargs):
-        forwards.append(int(features["input_ids"].shape[0]))
-        return original_forward(features, *args, **kwargs)
-
-    monkeypatch.setattr(embedder.model, "forward", counting_forward)
+    hook = embedder.transformer.embeddings.register_forward_hook(
+        lambda module, args, output: forwards.append(int(output.shape[0]))
+    )
     # What the caller stores once per article version and passes back.
     article = dataclasses.replace(
         HELICOPTER_ARTICLE, features=scorers.article_features(HELICOPTER_ARTICLE)
@@ -104,9 +101,10 @@ def test_1000_comments_one_model_load_and_one_pass_per_batch(redis_conn, monkeyp
     results = scorers.score(
         [comment(t, ident=str(i), author=f"u{i}", article=article) for i, t in enumerate(texts)]
     )
+    hook.remove()
     assert len(results) == 1000
     assert len(loads) == 1
-    # Each batch of 50 is one forward pass per embedding user (toxicity head, relevance).
+    # Each batch of 50 is one forward pass per embedding user (tuned toxicity, relevance).
     users = 2 if scorers.get("toxicity").embedder is not None else 1
     assert len(forwards) == users * math.ceil(1000 / 50)
     assert max(forwards) == 50

@@ -1,0 +1,195 @@
+"""The offline toxicity model: MiniLM with its top layer fine-tuned, stacked with the lexical model.
+
+all-MiniLM-L6-v2 (bundled, shared with the relevance scorer) reads the comment. Its first
+layers run as shipped; a copy of its last layer, fine-tuned to tell toxic from civil comments,
+reads their output, and a linear head over the mean of its tokens gives the *tuned* logit. A
+logistic regression over (lexical logit, tuned logit), fitted on comments held out from the
+fine-tuning, gives ``toxicity``::
+
+    toxicity = sigmoid(a * logit(lexical) + b * tuned + c)
+
+Only the tuned layer, the head and the three stacking numbers are shipped
+(``models/toxicity_tuned.npz``, float16, ~3.5 MB); the rest is the bundled MiniLM, loaded once
+per process. ``moderation train FILE...`` refits the model (see ``moderation.training``); its
+provenance and held-out figures are in ``docs/scoring.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from moderation.exceptions import ModelUnavailableError
+from moderation.scoring._embedding import Embedder
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL_PATH = MODELS_DIR / "toxicity_tuned.npz"
+
+DEFAULT_MAX_TOKENS = 128
+"""Word pieces the tuned layer reads (the lexical model reads the whole comment)."""
+
+DEFAULT_TUNED_LAYERS = 1
+"""How many of MiniLM's top layers are fine-tuned (the rest stay as shipped and are shared)."""
+
+_EPS = 1e-6
+_MASKED = -1e4  # additive attention mask for padding, as BERT's own code uses
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _extended_mask(mask: torch.Tensor) -> torch.Tensor:
+    return (1.0 - mask[:, None, None, :].float()) * _MASKED
+
+
+def _run_layers(layers: Iterable[torch.nn.Module], hidden: torch.Tensor, mask: torch.Tensor):
+    extended = _extended_mask(mask)
+    for layer in layers:
+        output = layer(hidden, attention_mask=extended)
+        hidden = output[0] if isinstance(output, tuple) else output
+    return hidden
+
+
+class TunedTop(torch.nn.Module):
+    """The fine-tuned top layers of MiniLM and a linear head over their mean-pooled output."""
+
+    def __init__(self, layers: Sequence[torch.nn.Module], hidden_size: int) -> None:
+        super().__init__()
+        self.layers = torch.nn.ModuleList(layers)
+        self.head = torch.nn.Linear(hidden_size, 1)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = _run_layers(self.layers, hidden, mask)
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.head(pooled).squeeze(-1)
+
+    @classmethod
+    def from_embedder(cls, embedder: Embedder, first_layer: int) -> TunedTop:
+        """A fresh top: copies of the embedder's layers from ``first_layer`` on."""
+        bert = embedder.transformer
+        layers = [copy.deepcopy(layer) for layer in bert.encoder.layer[first_layer:]]
+        return cls(layers, int(bert.config.hidden_size))
+
+
+def bottom_states(
+    embedder: Embedder, texts: Sequence[str], *, first_layer: int, max_tokens: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The shipped MiniLM's hidden states below ``first_layer`` (padded) and the token mask."""
+    bert = embedder.transformer
+    encoded = embedder.tokenizer(
+        list(texts), padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+    )
+    device = next(bert.parameters()).device
+    encoded = {key: value.to(device) for key, value in encoded.items()}
+    with torch.no_grad():
+        hidden = bert.embeddings(
+            input_ids=encoded["input_ids"], token_type_ids=encoded.get("token_type_ids")
+        )
+        hidden = _run_layers(bert.encoder.layer[:first_layer], hidden, encoded["attention_mask"])
+    return hidden, encoded["attention_mask"]
+
+
+def length_order(texts: Sequence[str]) -> list[int]:
+    """Indices by text length, so a batch pads little."""
+    return sorted(range(len(texts)), key=lambda i: len(texts[i]))
+
+
+class ToxicityModel:
+    """The tuned top plus the stacking weights; :meth:`predict` gives P(toxic)."""
+
+    def __init__(
+        self,
+        top: TunedTop,
+        *,
+        first_layer: int,
+        stack: Sequence[float],
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.top = top.eval()
+        self.first_layer = first_layer
+        self.stack = tuple(float(v) for v in stack)  # lexical weight, tuned weight, intercept
+        self.max_tokens = max_tokens
+        self.metadata = dict(metadata or {})
+
+    def tuned_logits(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros(len(texts), dtype=np.float64)
+        order = length_order(texts)
+        device = next(embedder.transformer.parameters()).device
+        self.top.to(device)
+        step = embedder.batch_size  # one forward pass per scoring batch, as for embeddings
+        for start in range(0, len(order), step):
+            index = order[start : start + step]
+            hidden, mask = bottom_states(
+                embedder,
+                [texts[i] for i in index],
+                first_layer=self.first_layer,
+                max_tokens=self.max_tokens,
+            )
+            with torch.no_grad():
+                out[index] = self.top(hidden, mask).double().cpu().numpy()
+        return out
+
+    def combine(self, lexical: np.ndarray, tuned_logits: np.ndarray) -> np.ndarray:
+        a, b, c = self.stack
+        return _sigmoid(a * logit(lexical) + b * np.asarray(tuned_logits, dtype=np.float64) + c)
+
+    def predict(self, embedder: Embedder, texts: Sequence[str], lexical: np.ndarray) -> np.ndarray:
+        return self.combine(lexical, self.tuned_logits(embedder, texts))
+
+    # --- file format: float16 weights, no pickle ----------------------------------------
+    def save(self, path: Path) -> None:
+        arrays = {
+            f"top.{name}": tensor.detach().cpu().numpy().astype(np.float16)
+            for name, tensor in self.top.state_dict().items()
+        }
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            stack=np.asarray(self.stack, dtype=np.float64),
+            first_layer=np.int64(self.first_layer),
+            max_tokens=np.int64(self.max_tokens),
+            metadata=np.array(json.dumps(self.metadata, sort_keys=True)),
+            **arrays,
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path, embedder: Embedder) -> ToxicityModel:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                first_layer = int(data["first_layer"])
+                top = TunedTop.from_embedder(embedder, first_layer)
+                state = {
+                    name[len("top.") :]: torch.from_numpy(data[name].astype(np.float32))
+                    for name in data.files
+                    if name.startswith("top.")
+                }
+                top.load_state_dict(state)
+                return cls(
+                    top,
+                    first_layer=first_layer,
+                    stack=[float(v) for v in data["stack"]],
+                    max_tokens=int(data["max_tokens"]),
+                    metadata=json.loads(str(data["metadata"])),
+                )
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            raise ModelUnavailableError(
+                f"The offline toxicity model {path} cannot be read ({exc}); retrain it with "
+                "`moderation train FILE` or delete it to fall back to the lexical score."
+            ) from exc

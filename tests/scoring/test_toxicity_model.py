@@ -1,0 +1,78 @@
+"""The tuned toxicity model: MiniLM's shipped lower layers, a fine-tuned top layer, a stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from moderation.exceptions import ModelUnavailableError
+from moderation.scoring.toxicity_model import (
+    ToxicityModel,
+    TunedTop,
+    _run_layers,
+    bottom_states,
+)
+
+pytestmark = pytest.mark.slow
+
+TEXTS = [
+    "Thanks for the careful reporting.",
+    "You are an idiot and everyone here knows it.",
+    "The helicopters were ordered last spring, the ministry said in a statement on Friday.",
+]
+
+
+def _model(embedder, seed: int = 3) -> ToxicityModel:
+    """An untrained top with a random head, its weights rounded to what a file keeps."""
+    torch.manual_seed(seed)
+    top = TunedTop.from_embedder(embedder, first_layer=5)
+    torch.nn.init.normal_(top.head.weight, std=0.5)
+    with torch.no_grad():
+        for tensor in top.state_dict().values():
+            tensor.copy_(tensor.half().float())
+    return ToxicityModel(top, first_layer=5, stack=(0.4, 1.3, -0.2), metadata={"a": 1})
+
+
+def test_shared_layers_plus_an_untouched_top_are_minilm_itself(embedder):
+    top = TunedTop.from_embedder(embedder, first_layer=5)
+    hidden, mask = bottom_states(embedder, TEXTS, first_layer=5, max_tokens=256)
+    with torch.no_grad():
+        out = _run_layers(top.layers, hidden, mask)
+    weights = mask.unsqueeze(-1).float()
+    pooled = torch.nn.functional.normalize((out * weights).sum(1) / weights.sum(1), dim=-1)
+    assert np.allclose(pooled.numpy(), embedder.encode(TEXTS), atol=1e-5)
+
+
+def test_round_trip_through_the_file(embedder, tmp_path: Path):
+    model = _model(embedder)
+    model.save(tmp_path / "model.npz")
+    assert (tmp_path / "model.npz").stat().st_size < 5_000_000  # one layer, float16
+    loaded = ToxicityModel.load(tmp_path / "model.npz", embedder)
+    assert loaded.stack == pytest.approx(model.stack)
+    assert loaded.first_layer == 5 and loaded.metadata == {"a": 1}
+    assert np.allclose(
+        loaded.tuned_logits(embedder, TEXTS), model.tuned_logits(embedder, TEXTS), atol=1e-5
+    )
+    lexical = np.array([0.1, 0.9, 0.5])
+    z = 0.4 * np.log(lexical / (1 - lexical)) + 1.3 * model.tuned_logits(embedder, TEXTS) - 0.2
+    assert np.allclose(model.predict(embedder, TEXTS, lexical), 1 / (1 + np.exp(-z)))
+
+
+def test_scores_do_not_depend_on_batching(embedder):
+    model = _model(embedder)
+    texts = [f"comment number {i} " + "and more words " * (i % 7) for i in range(70)]
+    assert len(texts) > embedder.batch_size  # two passes
+    together = model.tuned_logits(embedder, texts)
+    alone = np.array([model.tuned_logits(embedder, [t])[0] for t in texts[::10]])
+    assert np.allclose(together[::10], alone, atol=1e-4)
+    assert model.tuned_logits(embedder, []).shape == (0,)
+
+
+def test_a_broken_file_names_itself(embedder, tmp_path: Path):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(b"not a model")
+    with pytest.raises(ModelUnavailableError, match="broken.npz cannot be read"):
+        ToxicityModel.load(path, embedder)
