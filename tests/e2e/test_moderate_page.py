@@ -1,13 +1,15 @@
 """The /moderate page in a real Chromium, against a real API server and a real worker.
 
 A test rules file escalates every comment, so each one reaches the queue; a small HTTP
-server stands in for the publisher's webhook endpoint. The run also saves the README's
-screenshots under docs/screenshots/.
+server stands in for the publisher's webhook endpoint. The run also saves screenshots of the
+page under var/screenshots/; with MODERATION_REFRESH_SCREENSHOTS=1 it writes the README's
+copies in docs/screenshots/ instead (so a plain test run leaves the working tree clean).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +25,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser]
 
 PUB = auth("publisher")
 SECRET = "publisher-shared-secret-for-tests"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("MODERATION_REFRESH_SCREENSHOTS") == "1"
+    else ROOT / "var" / "screenshots"
+)
 RULES = """\
 # Test rules: every comment goes to a person, so it reaches the review queue.
 default:
