@@ -306,42 +306,7 @@ def fit_toxicity_model(
         max_tokens=DEFAULT_MAX_TOKENS,
         progress=progress,
     )
-    y = torch.tensor([e.label for e in fit], dtype=torch.float32)
-    positive = float(y.mean())
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - positive) / positive))
-    optimiser = torch.optim.AdamW(
-        [
-            {"params": top.layers.parameters(), "lr": 4e-5},
-            {"params": top.head.parameters(), "lr": 1e-3},
-        ],
-        weight_decay=0.01,
-    )
-    batch_size = 32
-    total = max(1, int(epochs * len(fit) / batch_size))
-    warmup = max(1, min(200, total // 10))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1 - step / total)
-    )
-    rng = random.Random(seed)
-    step = 0
-    from tqdm import tqdm
-
-    top.train()
-    with tqdm(total=total, desc="fine-tuning", file=sys.stderr, disable=not progress) as bar:
-        while step < total:
-            for index in _length_bucketed_batches(states, batch_size, rng):
-                if step >= total:
-                    break
-                hidden, mask = _pad(states, index)
-                loss = loss_fn(top(hidden, mask), y[index])
-                optimiser.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(top.parameters(), 1.0)
-                optimiser.step()
-                schedule.step()
-                step += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    _fine_tune(top, states, [e.label for e in fit], epochs=epochs, seed=seed, progress=progress)
     model = ToxicityModel(top, first_layer=first_layer, stack=(0.0, 1.0, 0.0))
     stacking_texts = [e.text[:4000] for e in stacking]
     tuned = model.tuned_logits(embedder, stacking_texts)
@@ -372,6 +337,56 @@ def fit_toxicity_model(
         **(metadata or {}),
     }
     return model
+
+
+def _fine_tune(
+    top: Any,
+    states: Sequence[Any],
+    labels: Sequence[int],
+    *,
+    epochs: float,
+    seed: int,
+    progress: bool,
+) -> None:
+    """Train ``top`` on cached lower-layer states: AdamW, batches of 32 of similar length,
+    warm-up then linear decay, positives weighted so both classes count equally."""
+    import torch
+    from tqdm import tqdm
+
+    y = torch.tensor(labels, dtype=torch.float32)
+    positive = float(y.mean())
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - positive) / positive))
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": top.layers.parameters(), "lr": 4e-5},
+            {"params": top.head.parameters(), "lr": 1e-3},
+        ],
+        weight_decay=0.01,
+    )
+    batch_size = 32
+    total = max(1, int(epochs * len(states) / batch_size))
+    warmup = max(1, min(200, total // 10))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1 - step / total)
+    )
+    rng = random.Random(seed)
+    step = 0
+    top.train()
+    with tqdm(total=total, desc="fine-tuning", file=sys.stderr, disable=not progress) as bar:
+        while step < total:
+            for index in _length_bucketed_batches(states, batch_size, rng):
+                if step >= total:
+                    break
+                hidden, mask = _pad(states, index)
+                loss = loss_fn(top(hidden, mask), y[index])
+                optimiser.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(top.parameters(), 1.0)
+                optimiser.step()
+                schedule.step()
+                step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
 
 
 def bottom_states_with_progress(
