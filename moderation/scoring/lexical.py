@@ -23,7 +23,7 @@ from moderation.exceptions import ModelUnavailableError
 from moderation.scoring._embedding import Embedder
 from moderation.scoring._explain import DEFAULT_EXPLAIN_THRESHOLD, occlusion_spans
 from moderation.scoring.base import CommentInput, ScoreResult
-from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, ToxicityModel
+from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, ToxicityModel, sigmoid
 
 DEFAULT_MAX_CHARS = 4000
 """Characters of a comment that are scored; MiniLM reads ~256 word pieces anyway."""
@@ -94,7 +94,7 @@ class OfflineToxicityScorer:
         if self.model is not None and self.embedder is not None:
             logits = self.model.tuned_logits(self.embedder, texts)
             scores = self.model.combine(lexical, logits)
-            tuned = [round(float(1.0 / (1.0 + np.exp(-z))), 4) for z in logits]
+            tuned = [round(float(p), 4) for p in sigmoid(logits)]
             model = MODEL_NAME
         else:
             scores, model = lexical, LEXICAL_MODEL_NAME

@@ -8,10 +8,10 @@ fine-tuning, gives ``toxicity``::
 
     toxicity = sigmoid(a * logit(lexical) + b * tuned + c)
 
-Only the tuned layer, the head and the three stacking numbers are shipped
-(``models/toxicity_tuned.npz``, float16, ~3.5 MB); the rest is the bundled MiniLM, loaded once
-per process. ``moderation train FILE...`` refits the model (see ``moderation.training``); its
-provenance and held-out figures are in ``docs/scoring.md``.
+Only the tuned layer, the head and the three stacking numbers are stored
+(``models/toxicity_tuned.npz``, float16, 3.3 MB, not in the repository); the rest is the
+bundled MiniLM, loaded once per process. ``moderation train FILE...`` refits the model (see
+``moderation.training``); its provenance and held-out figures are in ``docs/scoring.md``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -146,7 +146,7 @@ class ToxicityModel:
 
     def combine(self, lexical: np.ndarray, tuned_logits: np.ndarray) -> np.ndarray:
         a, b, c = self.stack
-        return _sigmoid(a * logit(lexical) + b * np.asarray(tuned_logits, dtype=np.float64) + c)
+        return sigmoid(a * logit(lexical) + b * np.asarray(tuned_logits, dtype=np.float64) + c)
 
     def predict(self, embedder: Embedder, texts: Sequence[str], lexical: np.ndarray) -> np.ndarray:
         return self.combine(lexical, self.tuned_logits(embedder, texts))
