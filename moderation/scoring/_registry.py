@@ -130,12 +130,18 @@ def build_scorers(settings: Any, *, redis: Any | None) -> ScorerSet:
 
 def expected_labels(settings: Any) -> tuple[str, ...] | None:
     """The score names ``build_scorers`` will produce, without loading any model; None when
-    only the loaded model can tell (Detoxify's labels come from its checkpoint)."""
+    only the loaded model can tell (a local Detoxify checkpoint's labels are in the file)."""
     labels: list[str] = []
     for name in settings.scorer_names:
-        if name == "toxicity" and settings.toxicity_backend.strip() != "offline":
-            return None
         if name not in SCORER_NAMES:
             return None
-        labels.append(name)
+        backend = settings.toxicity_backend.strip()
+        if name == "toxicity" and backend != "offline":
+            from moderation.scoring.detoxify import RELEASED_LABELS, parse_backend
+
+            if settings.detoxify_checkpoint is not None:
+                return None
+            labels.extend(RELEASED_LABELS[parse_backend(backend)])
+        else:
+            labels.append(name)
     return tuple(labels)

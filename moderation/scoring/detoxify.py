@@ -38,6 +38,16 @@ TOXICITY_LABELS = (
 """Detoxify's abuse labels. Other outputs (the unbiased model's identity mentions, such as
 ``female`` or ``muslim``) are not abuse: they go to the evidence, not to the scores."""
 
+RELEASED_LABELS = {
+    "original": TOXICITY_LABELS[:6],
+    "original-small": TOXICITY_LABELS[:6],
+    "unbiased": TOXICITY_LABELS,
+    "unbiased-small": TOXICITY_LABELS,
+    "multilingual": TOXICITY_LABELS,  # the unbiased model's categories since Detoxify 0.4
+}
+"""The abuse labels of Detoxify's released weights, known without loading them (a local
+``MODERATION_DETOXIFY_CHECKPOINT``'s come from its own config, known only once loaded)."""
+
 DEFAULT_MAX_CHARS = 3000
 """Characters kept of a comment before tokenising (~600 word pieces, above the limit)."""
 

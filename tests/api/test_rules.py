@@ -194,3 +194,21 @@ def test_reload_refuses_a_score_the_configured_scorers_do_not_produce(settings, 
         f"{rules_file}:3:20: unknown score 'insult' in rules[0].when.score; "
         "active scorers produce: relevance, spam, toxicity"
     ]
+
+
+def test_with_released_detoxify_weights_the_api_knows_their_labels(settings, tmp_path):
+    rules_file = tmp_path / "site.yaml"
+    good = "default: {action: approve, message: fine}\nrules:\n"
+    rule = "  - {id: t, when: {score: %s, gte: 0.9}, action: reject}\n"
+    rules_file.write_text(good + rule % "insult")
+    detoxify = {"rules": rules_file, "toxicity_backend": "detoxify:original"}
+    with TestClient(create_app(settings.model_copy(update=detoxify))) as c:
+        assert c.post("/v1/rules/reload", headers=ADMIN).status_code == 200
+        rules_file.write_text(good + rule % "sexual_explicit")  # the unbiased model's only
+        r = c.post("/v1/rules/reload", headers=ADMIN)
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        f"{rules_file}:3:20: unknown score 'sexual_explicit' in rules[0].when.score; "
+        "active scorers produce: identity_attack, insult, obscene, relevance, severe_toxicity, "
+        "spam, threat, toxicity"
+    ]

@@ -8,7 +8,14 @@ import math
 import pytest
 
 from moderation.exceptions import ConfigurationError
-from moderation.scoring import ArticleFeaturizer, Scorer, ScoreResult, ScorerSet, build_scorers
+from moderation.scoring import (
+    ArticleFeaturizer,
+    Scorer,
+    ScoreResult,
+    ScorerSet,
+    build_scorers,
+    expected_labels,
+)
 from moderation.settings import Settings
 from tests.scoring.conftest import HELICOPTER_ARTICLE, comment
 
@@ -108,3 +115,15 @@ def test_1000_comments_one_model_load_and_one_pass_per_batch(redis_conn, monkeyp
     users = 2 if scorers.get("toxicity").embedder is not None else 1
     assert len(forwards) == users * math.ceil(1000 / 50)
     assert max(forwards) == 50
+
+
+def test_expected_labels_are_known_without_loading_a_model():
+    assert expected_labels(Settings()) == ("toxicity", "relevance", "spam")
+    original = Settings(toxicity_backend="detoxify:original", scorers="toxicity,spam")
+    assert expected_labels(original) == (
+        "toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack", "spam"
+    )  # fmt: skip
+    assert "sexual_explicit" in expected_labels(Settings(toxicity_backend="detoxify:unbiased"))
+    # A local checkpoint's classes are in the file: only the worker that loads it can tell.
+    local = Settings(toxicity_backend="detoxify:unbiased", detoxify_checkpoint="m.ckpt")
+    assert expected_labels(local) is None
