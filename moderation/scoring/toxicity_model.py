@@ -8,10 +8,12 @@ fine-tuning, gives ``toxicity``::
 
     toxicity = sigmoid(a * logit(lexical) + b * tuned + c)
 
-Only the tuned layer, the head and the three stacking numbers are stored
-(``models/toxicity_tuned.npz``, float16, 3.3 MB, not in the repository); the rest is the
-bundled MiniLM, loaded once per process. ``moderation train FILE...`` refits the model (see
-``moderation.training``); its provenance and held-out figures are in ``docs/scoring.md``.
+Only what fine-tuning changed is stored (``models/toxicity_tuned.npz``, under 2 MB): the tuned
+layer as its difference from the shipped one, each weight matrix in 8-bit integers with a scale
+per row, the head, and the three stacking numbers. The rest is the bundled MiniLM, loaded once
+per process. Training rounds the layer to what the file keeps *before* fitting the stack, so
+the stored model is the one that was measured. ``moderation train FILE...`` refits the model
+(see ``moderation.training``); its provenance and held-out figures are in ``docs/scoring.md``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from moderation.scoring._embedding import Embedder
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "toxicity_tuned.npz"
+
+FILE_FORMAT = "minilm-top-int8-delta/1"
 
 DEFAULT_MAX_TOKENS = 128
 """Word pieces the tuned layer reads (the lexical model reads the whole comment)."""
@@ -103,6 +107,48 @@ def bottom_states(
     return hidden, encoded["attention_mask"]
 
 
+def _base_state(
+    embedder: Embedder, first_layer: int, top: TunedTop
+) -> dict[str, torch.Tensor | None]:
+    """What each tensor of ``top`` was tuned from: the shipped layer's, or None (the head)."""
+    shipped = torch.nn.ModuleList(embedder.transformer.encoder.layer[first_layer:]).state_dict()
+    base = {f"layers.{name}": tensor.detach().cpu().float() for name, tensor in shipped.items()}
+    return {name: base.get(name) for name in top.state_dict()}
+
+
+def _encode(tensor: torch.Tensor, base: torch.Tensor | None) -> dict[str, np.ndarray]:
+    """One tensor as the file keeps it.
+
+    A weight matrix of the shipped layer: its change, in int8 with a scale per row (the
+    change is small, so 8 bits of it lose little). Anything else (biases, norms, the head,
+    which is new): float16, as a change where there is a shipped tensor.
+    """
+    delta = tensor.detach().cpu().float() - (0 if base is None else base)
+    if base is None or delta.dim() != 2:
+        return {"half": delta.half().numpy()}
+    scale = delta.abs().amax(dim=1) / 127.0
+    scale[scale == 0] = 1.0
+    levels = torch.round(delta / scale[:, None]).clamp(-127, 127).to(torch.int8)
+    return {"int8": levels.numpy(), "scale": scale.numpy()}
+
+
+def _decode(base: torch.Tensor | None, parts: dict[str, np.ndarray]) -> torch.Tensor:
+    if "half" in parts:
+        delta = torch.from_numpy(parts["half"].astype(np.float32))
+    else:
+        levels = torch.from_numpy(parts["int8"].astype(np.float32))
+        delta = levels * torch.from_numpy(parts["scale"].astype(np.float32))[:, None]
+    return delta if base is None else base + delta
+
+
+def round_to_file(top: TunedTop, embedder: Embedder, first_layer: int) -> None:
+    """Set ``top``'s weights to exactly what :meth:`ToxicityModel.save` keeps of them."""
+    base = _base_state(embedder, first_layer, top)
+    with torch.no_grad():
+        for name, tensor in top.state_dict().items():
+            tensor.copy_(_decode(base[name], _encode(tensor, base[name])).to(tensor.dtype))
+
+
 def length_order(texts: Sequence[str]) -> list[int]:
     """Indices by text length, so a batch pads little."""
     return sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -151,15 +197,19 @@ class ToxicityModel:
     def predict(self, embedder: Embedder, texts: Sequence[str], lexical: np.ndarray) -> np.ndarray:
         return self.combine(lexical, self.tuned_logits(embedder, texts))
 
-    # --- file format: float16 weights, no pickle ----------------------------------------
-    def save(self, path: Path) -> None:
-        arrays = {
-            f"top.{name}": tensor.detach().cpu().numpy().astype(np.float16)
+    # --- file format: changes to the shipped layer, 8-bit, no pickle ----------------------
+    def save(self, path: Path, embedder: Embedder) -> None:
+        """Write the model; ``embedder`` is the MiniLM whose layer the top was tuned from."""
+        base = _base_state(embedder, self.first_layer, self.top)
+        arrays: dict[str, Any] = {
+            f"delta.{name}.{kind}": array
             for name, tensor in self.top.state_dict().items()
+            for kind, array in _encode(tensor, base[name]).items()
         }
         buffer = io.BytesIO()
         np.savez_compressed(
             buffer,
+            format=np.array(FILE_FORMAT),
             stack=np.asarray(self.stack, dtype=np.float64),
             first_layer=np.int64(self.first_layer),
             max_tokens=np.int64(self.max_tokens),
@@ -173,14 +223,17 @@ class ToxicityModel:
     def load(cls, path: Path, embedder: Embedder) -> ToxicityModel:
         try:
             with np.load(path, allow_pickle=False) as data:
+                if str(data["format"]) != FILE_FORMAT:
+                    raise ValueError(f"format {str(data['format'])!r}, expected {FILE_FORMAT!r}")
                 first_layer = int(data["first_layer"])
                 top = TunedTop.from_embedder(embedder, first_layer)
-                state = {
-                    name[len("top.") :]: torch.from_numpy(data[name].astype(np.float32))
-                    for name in data.files
-                    if name.startswith("top.")
-                }
-                top.load_state_dict(state)
+                base = _base_state(embedder, first_layer, top)
+                parts: dict[str, dict[str, np.ndarray]] = {}
+                for key in data.files:
+                    if key.startswith("delta."):
+                        name, kind = key[len("delta.") :].rsplit(".", 1)
+                        parts.setdefault(name, {})[kind] = data[key]
+                top.load_state_dict({name: _decode(base[name], parts[name]) for name in base})
                 return cls(
                     top,
                     first_layer=first_layer,

@@ -14,6 +14,7 @@ from moderation.scoring.toxicity_model import (
     TunedTop,
     _run_layers,
     bottom_states,
+    round_to_file,
 )
 
 pytestmark = pytest.mark.slow
@@ -25,14 +26,21 @@ TEXTS = [
 ]
 
 
-def _model(embedder, seed: int = 3) -> ToxicityModel:
-    """An untrained top with a random head, its weights rounded to what a file keeps."""
+def _perturbed_top(embedder, seed: int = 3, std: float = 0.01) -> TunedTop:
+    """A top as fine-tuning leaves it: the shipped layer moved a little, a random head."""
     torch.manual_seed(seed)
     top = TunedTop.from_embedder(embedder, first_layer=5)
     torch.nn.init.normal_(top.head.weight, std=0.5)
     with torch.no_grad():
-        for tensor in top.state_dict().values():
-            tensor.copy_(tensor.half().float())
+        for tensor in top.layers.parameters():
+            tensor.add_(torch.randn_like(tensor) * std)
+    return top
+
+
+def _model(embedder, seed: int = 3) -> ToxicityModel:
+    """A perturbed top, its weights rounded to what a file keeps."""
+    top = _perturbed_top(embedder, seed)
+    round_to_file(top, embedder, first_layer=5)
     return ToxicityModel(top, first_layer=5, stack=(0.4, 1.3, -0.2), metadata={"a": 1})
 
 
@@ -48,8 +56,8 @@ def test_shared_layers_plus_an_untouched_top_are_minilm_itself(embedder):
 
 def test_round_trip_through_the_file(embedder, tmp_path: Path):
     model = _model(embedder)
-    model.save(tmp_path / "model.npz")
-    assert (tmp_path / "model.npz").stat().st_size < 5_000_000  # one layer, float16
+    model.save(tmp_path / "model.npz", embedder)
+    assert (tmp_path / "model.npz").stat().st_size < 2_000_000  # one layer's change, 8-bit
     loaded = ToxicityModel.load(tmp_path / "model.npz", embedder)
     assert loaded.stack == pytest.approx(model.stack)
     assert loaded.first_layer == 5 and loaded.metadata == {"a": 1}
@@ -75,4 +83,28 @@ def test_a_broken_file_names_itself(embedder, tmp_path: Path):
     path = tmp_path / "broken.npz"
     path.write_bytes(b"not a model")
     with pytest.raises(ModelUnavailableError, match="broken.npz cannot be read"):
+        ToxicityModel.load(path, embedder)
+
+
+def test_eight_bit_storage_keeps_what_tuning_changed(embedder):
+    untouched = _perturbed_top(embedder, std=0.0)
+    exact = _perturbed_top(embedder)
+    stored = _perturbed_top(embedder)
+    round_to_file(stored, embedder, first_layer=5)
+    weight = (top.layers[0].output.dense.weight for top in (exact, stored))
+    assert not torch.equal(*weight)
+    assert torch.equal(exact.head.weight.half().float(), stored.head.weight)  # the head: float16
+    untouched_logits, exact_logits, stored_logits = (
+        ToxicityModel(top, first_layer=5, stack=(0, 1, 0)).tuned_logits(embedder, TEXTS)
+        for top in (untouched, exact, stored)
+    )
+    moved = np.abs(exact_logits - untouched_logits).max()
+    assert moved > 0.1
+    assert np.abs(stored_logits - exact_logits).max() < 0.05 * moved
+
+
+def test_a_file_in_another_format_is_refused(embedder, tmp_path: Path):
+    path = tmp_path / "old.npz"
+    np.savez(path, format=np.array("float16/0"), first_layer=np.int64(5))
+    with pytest.raises(ModelUnavailableError, match="old.npz cannot be read.*float16/0"):
         ToxicityModel.load(path, embedder)
