@@ -132,10 +132,10 @@ def expected_labels(settings: Any) -> tuple[str, ...] | None:
     """The score names ``build_scorers`` will produce, without loading any model; None when
     only the loaded model can tell (a local Detoxify checkpoint's labels are in the file)."""
     labels: list[str] = []
+    backend = settings.toxicity_backend.strip()
     for name in settings.scorer_names:
         if name not in SCORER_NAMES:
             return None
-        backend = settings.toxicity_backend.strip()
         if name == "toxicity" and backend != "offline":
             from moderation.scoring.detoxify import RELEASED_LABELS, parse_backend
 

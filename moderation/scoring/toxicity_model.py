@@ -19,6 +19,7 @@ the stored model is the one that was measured. ``moderation train FILE...`` refi
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -116,6 +117,16 @@ def _base_state(
     return {name: base.get(name) for name in top.state_dict()}
 
 
+def _digest(base: dict[str, torch.Tensor | None]) -> str:
+    """A fingerprint of the shipped layer, so a file is never added to another MiniLM's."""
+    digest = hashlib.sha256()
+    for name in sorted(base):
+        tensor = base[name]
+        if tensor is not None:
+            digest.update(name.encode() + tensor.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _encode(tensor: torch.Tensor, base: torch.Tensor | None) -> dict[str, np.ndarray]:
     """One tensor as the file keeps it.
 
@@ -210,6 +221,7 @@ class ToxicityModel:
         np.savez_compressed(
             buffer,
             format=np.array(FILE_FORMAT),
+            base_digest=np.array(_digest(base)),
             stack=np.asarray(self.stack, dtype=np.float64),
             first_layer=np.int64(self.first_layer),
             max_tokens=np.int64(self.max_tokens),
@@ -228,6 +240,10 @@ class ToxicityModel:
                 first_layer = int(data["first_layer"])
                 top = TunedTop.from_embedder(embedder, first_layer)
                 base = _base_state(embedder, first_layer, top)
+                if str(data["base_digest"]) != _digest(base):
+                    raise ValueError(
+                        "it was tuned from a MiniLM whose weights differ from the installed one"
+                    )
                 parts: dict[str, dict[str, np.ndarray]] = {}
                 for key in data.files:
                     if key.startswith("delta."):

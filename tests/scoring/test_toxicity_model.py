@@ -108,3 +108,14 @@ def test_a_file_in_another_format_is_refused(embedder, tmp_path: Path):
     np.savez(path, format=np.array("float16/0"), first_layer=np.int64(5))
     with pytest.raises(ModelUnavailableError, match="old.npz cannot be read.*float16/0"):
         ToxicityModel.load(path, embedder)
+
+
+def test_a_file_tuned_from_another_minilm_is_refused(embedder, tmp_path: Path):
+    path = tmp_path / "model.npz"
+    _model(embedder).save(path, embedder)
+    with np.load(path) as data:
+        contents = dict(data)
+    contents["base_digest"] = np.array("0" * 16)
+    np.savez(path, **contents)
+    with pytest.raises(ModelUnavailableError, match="weights differ from the installed one"):
+        ToxicityModel.load(path, embedder)
