@@ -133,7 +133,10 @@ class Rulebook:
                 return
             session.add(
                 RulesVersion(
-                    hash=ruleset.version, source=str(ruleset.source), content=ruleset.content
+                    hash=ruleset.version,
+                    source=str(ruleset.source),
+                    content=ruleset.content,
+                    sources=ruleset.sources,
                 )
             )
             try:

@@ -51,8 +51,12 @@ def test_a_changed_file_anywhere_in_the_chain_is_picked_up(site, session_factory
     assert v3 not in (v1, v2)
 
     with session_factory() as session:
-        stored = set(session.scalars(select(RulesVersion.hash)))
-    assert stored == {v1, v2, v3}
+        stored = {row.hash: row.sources for row in session.scalars(select(RulesVersion))}
+    assert set(stored) == {v1, v2, v3}
+    # Each version keeps the text of every file it was built from, as it was then.
+    assert all(list(sources) == [str(f) for f in book._watched()] for sources in stored.values())
+    assert "buffoon" not in stored[v1][str(words)] and "buffoon" in stored[v2][str(words)]
+    assert "gte: 0.95" in stored[v3][str(base)] and "gte: 0.95" not in stored[v2][str(base)]
 
 
 def test_a_broken_file_is_refused_and_the_last_good_version_keeps_deciding(

@@ -348,6 +348,11 @@ class RulesVersionPublic(BaseModel):
     source: str
     content: str
     first_active_at: datetime
+    sources: dict[str, str] | None = Field(
+        default=None,
+        description="Every file the version was built from (the rules file, files it extends, "
+        "word lists), path → text as read; null for versions stored before this was kept",
+    )
 
 
 class RuleCountsPublic(BaseModel):

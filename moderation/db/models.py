@@ -191,6 +191,9 @@ class RulesVersion(Base):
     source: Mapped[str] = mapped_column(Text)
     content: Mapped[str] = mapped_column(Text)
     first_active_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sources: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Path → text of every file the version was built from (the rules file, the files it
+    extends, its word lists); null for versions stored before migration 0003."""
 
 
 class AuditEntry(Base):

@@ -392,6 +392,7 @@ class RuleSet:
         tests: Sequence[Any] = (),
         extends: RuleSet | None = None,
         files: Sequence[Path] = (),
+        sources: Mapping[str, str] | None = None,
     ):
         self.version = version
         self.source = source
@@ -404,6 +405,9 @@ class RuleSet:
         self.files: list[Path] = list(files)
         """Every file this was built from (the rules file, its word lists, the files it
         extends, recursively): what to watch for changes."""
+        self.sources: dict[str, str] = dict(sources or {source: content})
+        """The text of each of those files as it was read: what the version hash covers,
+        kept with the stored version so any decision can be explained later."""
         scores: set[str] = set()
         history: set[HistoryQuery] = set()
         templates = [r.template for r in self.rules] + [default.template]

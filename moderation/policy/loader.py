@@ -604,6 +604,12 @@ class _Loader:
         if parent is not None:
             digest.update(b"\0extends\0" + parent.version.encode("ascii"))
 
+        # The text of every file the version hash covers, this file's first.
+        sources = {self.source: self.text}
+        sources.update((str(self.base_dir / rel), data.decode("utf-8")) for rel, data in includes)
+        for path, text in parent.sources.items() if parent is not None else ():
+            sources.setdefault(path, text)
+
         tests = [
             InlineTest(
                 index=i,
@@ -629,6 +635,7 @@ class _Loader:
                     *(parent.files if parent is not None else []),
                 ]
             ),
+            sources=sources,
         )
 
 

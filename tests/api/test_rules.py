@@ -78,6 +78,8 @@ def test_reload_activates_a_changed_file_and_refuses_a_broken_one(rules_client, 
     stored = rules_client.get(f"/v1/rules/versions/{v2}", headers=ADMIN).json()
     assert stored["hash"] == v2 and stored["content"] == lowered
     assert stored["source"] == str(rules_file) and stored["first_active_at"]
+    words = rules_file.parent / "words" / "severe-abuse.txt"
+    assert stored["sources"] == {str(rules_file): lowered, str(words): words.read_text()}
     assert rules_client.get(f"/v1/rules/versions/{v1}", headers=ADMIN).status_code == 200
 
     rules_file.write_text(lowered.replace("action: reject", "action: rejct", 1) + "oops: 1\n")

@@ -110,7 +110,11 @@ def read_rules_version(
     if row is None:
         raise NotFoundError("rules version", version_hash)
     return RulesVersionPublic(
-        hash=row.hash, source=row.source, content=row.content, first_active_at=row.first_active_at
+        hash=row.hash,
+        source=row.source,
+        content=row.content,
+        first_active_at=row.first_active_at,
+        sources=row.sources,
     )
 
 
