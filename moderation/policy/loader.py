@@ -628,13 +628,8 @@ class _Loader:
             lists=lists,
             tests=tests,
             extends=parent,
-            files=_unique(
-                [
-                    *([self.path] if self.path is not None else []),
-                    *(self.base_dir / rel for rel, _ in includes),
-                    *(parent.files if parent is not None else []),
-                ]
-            ),
+            # Rules given as text have no file of their own to watch.
+            files=[Path(f) for f in sources][0 if self.path is not None else 1 :],
             sources=sources,
         )
 
@@ -653,10 +648,6 @@ def _try(model: type[BaseModel], value: Any) -> Any:
         return model.model_validate(value)
     except ValidationError:
         return None
-
-
-def _unique(paths: list[Path]) -> list[Path]:
-    return list(dict.fromkeys(paths))
 
 
 def _list(value: Any) -> list[Any]:
