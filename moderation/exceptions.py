@@ -8,6 +8,7 @@
     ├── ConflictError               the request contradicts what is stored (same id, other text)
     │   ├── ClaimedError            another moderator holds the review (``.holder``, expiry)
     │   └── AlreadyDecidedError     the comment has been decided already (``.decision``)
+    ├── InvalidCursorError          a page cursor this server did not give out (a ValueError)
     └── QueueUnavailableError       Redis cannot be reached (translated from redis errors)
 
 Library errors (redis, SQLAlchemy, torch) are translated at the boundary with
@@ -61,6 +62,10 @@ class AlreadyDecidedError(ConflictError):
     def __init__(self, message: str, *, decision: object | None):
         self.decision = decision
         super().__init__(message, current=decision)
+
+
+class InvalidCursorError(ModerationError, ValueError):
+    pass
 
 
 class QueueUnavailableError(ModerationError):
