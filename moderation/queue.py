@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import redis
 from rq import Queue, Retry
 from rq.job import Job
 from rq.registry import StartedJobRegistry
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from moderation.db.models import Comment, CommentStatus, utcnow
@@ -93,6 +93,34 @@ def without_live_job(conn: redis.Redis, rows: Sequence[tuple[str, str | None]]) 
     return [ident for ident, _ in rows if ident not in live]
 
 
+def requeue_orphans(
+    *,
+    session_factory: sessionmaker[Session],
+    conn: redis.Redis,
+    lock: str,
+    lock_ms: int,
+    rows: Select[tuple[str, str | None]],
+    enqueue: Callable[[Session, list[str]], object],
+    what: str,
+    first: Callable[[], object] | None = None,
+) -> int:
+    """Enqueue again the outbox rows (``rows`` selects their ``(id, job_id)``) whose job is
+    not live; returns how many. One sweeper at a time: ``lock`` is held for ``lock_ms``,
+    and ``first`` runs once the lock is taken."""
+    if not conn.set(lock, b"1", nx=True, px=lock_ms):
+        return 0  # another worker swept moments ago
+    if first is not None:
+        first()
+    with session_factory() as session:
+        found = session.execute(rows).all()
+        orphans = without_live_job(conn, [(ident, jid) for ident, jid in found])
+        if not orphans:
+            return 0
+        log.info("sweeper: enqueueing %d %s with no live job", len(orphans), what)
+        enqueue(session, orphans)
+        return len(orphans)
+
+
 def sweep_pending(
     *,
     session_factory: sessionmaker[Session],
@@ -101,24 +129,20 @@ def sweep_pending(
     limit: int = 5000,
 ) -> int:
     """Enqueue pending comments that have no live job; returns how many were enqueued."""
-    if not conn.set(SWEEP_LOCK, b"1", nx=True, px=int(settings.sweep_interval_seconds * 1000)):
-        return 0  # another worker swept moments ago
-    queue = scoring_queue(conn, settings)
-    # Jobs of a worker that died mid-job are moved to the failed registry here.
-    StartedJobRegistry(queue=queue).cleanup()
     cutoff = utcnow() - timedelta(seconds=settings.sweep_after_seconds)
-    with session_factory() as session:
-        rows = session.execute(
-            select(Comment.id, Comment.job_id)
-            .where(Comment.status == CommentStatus.PENDING.value, Comment.received_at <= cutoff)
-            .order_by(Comment.received_at)
-            .limit(limit)
-        ).all()
-        if not rows:
-            return 0
-        orphans = without_live_job(conn, [(cid, jid) for cid, jid in rows])
-        if not orphans:
-            return 0
-        log.info("sweeper: enqueueing %d pending comment(s) with no live job", len(orphans))
-        enqueue_scoring(session=session, conn=conn, settings=settings, comment_ids=orphans)
-        return len(orphans)
+    return requeue_orphans(
+        session_factory=session_factory,
+        conn=conn,
+        lock=SWEEP_LOCK,
+        lock_ms=int(settings.sweep_interval_seconds * 1000),
+        rows=select(Comment.id, Comment.job_id)
+        .where(Comment.status == CommentStatus.PENDING.value, Comment.received_at <= cutoff)
+        .order_by(Comment.received_at)
+        .limit(limit),
+        enqueue=lambda session, ids: enqueue_scoring(
+            session=session, conn=conn, settings=settings, comment_ids=ids
+        ),
+        what="pending comment(s)",
+        # Jobs of a worker that died mid-job are moved to the failed registry here.
+        first=StartedJobRegistry(queue=scoring_queue(conn, settings)).cleanup,
+    )

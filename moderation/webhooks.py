@@ -37,7 +37,7 @@ from moderation.db.models import (
     utcnow,
 )
 from moderation.exceptions import NotFoundError, QueueUnavailableError
-from moderation.queue import without_live_job
+from moderation.queue import requeue_orphans
 from moderation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -257,27 +257,24 @@ def sweep_deliveries(
     limit: int = 1000,
 ) -> int:
     """Enqueue pending deliveries that are due and have no live job (lost in a Redis outage)."""
-    if not conn.set(SWEEP_LOCK, b"1", nx=True, px=int(settings.sweep_interval_seconds * 1000)):
-        return 0
     cutoff = utcnow() - timedelta(seconds=after_seconds)
-    with session_factory() as session:
-        rows = session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.job_id)
-            .where(
-                WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                WebhookDelivery.next_attempt_at <= cutoff,
-            )
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
-        ).all()
-        if not rows:
-            return 0
-        orphans = without_live_job(conn, [(did, jid) for did, jid in rows])
-        if not orphans:
-            return 0
-        log.info("webhook sweeper: enqueueing %d delivery(ies) with no live job", len(orphans))
-        enqueue_deliveries(session=session, conn=conn, settings=settings, delivery_ids=orphans)
-        return len(orphans)
+    return requeue_orphans(
+        session_factory=session_factory,
+        conn=conn,
+        lock=SWEEP_LOCK,
+        lock_ms=int(settings.sweep_interval_seconds * 1000),
+        rows=select(WebhookDelivery.id, WebhookDelivery.job_id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.next_attempt_at <= cutoff,
+        )
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit),
+        enqueue=lambda session, ids: enqueue_deliveries(
+            session=session, conn=conn, settings=settings, delivery_ids=ids
+        ),
+        what="webhook delivery(ies)",
+    )
 
 
 def list_deliveries(
