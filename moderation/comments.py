@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from moderation import audit
 from moderation.db.models import Article, Comment, CommentStatus, utcnow
-from moderation.exceptions import ConflictError, NotFoundError
+from moderation.exceptions import ConflictError, NotFoundError, UnknownReferenceError
 from moderation.hashing import content_hash
 
 
@@ -29,14 +29,6 @@ class NewComment:
     @property
     def content_hash(self) -> str:
         return content_hash(self.article_id, self.text, self.author_id, self.parent_id)
-
-
-class UnknownReferenceError(NotFoundError):
-    """A comment names an article or parent that does not exist (``field`` says which)."""
-
-    def __init__(self, kind: str, ident: str, field: str):
-        super().__init__(kind, ident)
-        self.field = field
 
 
 def load_comments(session: Session, comment_ids: Sequence[str]) -> dict[str, Comment]:

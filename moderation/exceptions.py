@@ -3,8 +3,10 @@
     ModerationError
     ├── ConfigurationError          a setting or file the operator gave cannot be used
     │   ├── RulesError              a rules file is invalid (``.errors``: file:line:col lines)
-    │   └── ModelUnavailableError   model weights cannot be loaded (says which settings to use)
+    │   ├── ModelUnavailableError   model weights cannot be loaded (says which settings to use)
+    │   └── LabelsError             a labelled data file cannot be used (message: file:line: ...)
     ├── NotFoundError               an article, comment, review or delivery does not exist
+    │   └── UnknownReferenceError   a comment names an article or parent that does not exist
     ├── ConflictError               the request contradicts what is stored (same id, other text)
     │   ├── ClaimedError            another moderator holds the review (``.holder``, expiry)
     │   └── AlreadyDecidedError     the comment has been decided already (``.decision``)
@@ -38,11 +40,24 @@ class ModelUnavailableError(ConfigurationError):
     pass
 
 
+class LabelsError(ConfigurationError):
+    """A labelled CSV/TSV/JSON-lines file cannot be read or lacks what is asked of it; the
+    message starts with the file and, where one line is at fault, its number."""
+
+
 class NotFoundError(ModerationError):
     def __init__(self, kind: str, ident: str):
         self.kind = kind
         self.ident = ident
         super().__init__(f"{kind} {ident!r} does not exist")
+
+
+class UnknownReferenceError(NotFoundError):
+    """A comment names an article or parent that does not exist (``field`` says which)."""
+
+    def __init__(self, kind: str, ident: str, field: str):
+        super().__init__(kind, ident)
+        self.field = field
 
 
 class ConflictError(ModerationError):

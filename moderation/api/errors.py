@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from moderation.comments import UnknownReferenceError
 from moderation.db.models import Decision
 from moderation.exceptions import (
     AlreadyDecidedError,
@@ -25,6 +24,7 @@ from moderation.exceptions import (
     ConflictError,
     NotFoundError,
     QueueUnavailableError,
+    UnknownReferenceError,
 )
 from moderation.reviews import decision_view
 

@@ -28,13 +28,12 @@ from moderation.api.schemas import (
 )
 from moderation.comments import (
     NewComment,
-    UnknownReferenceError,
     create_comment,
     get_comment,
     load_comments,
 )
 from moderation.db.models import CommentStatus
-from moderation.exceptions import ConflictError, QueueUnavailableError
+from moderation.exceptions import ConflictError, QueueUnavailableError, UnknownReferenceError
 from moderation.queue import enqueue_scoring
 from moderation.settings import Settings
 
