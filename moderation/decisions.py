@@ -19,7 +19,7 @@ from moderation.db.models import (
     Decision,
     utcnow,
 )
-from moderation.policy import ArticleFacts, EvaluationContext, HistoryQuery, RuleSet
+from moderation.policy import Action, ArticleFacts, EvaluationContext, HistoryQuery, RuleSet
 
 HISTORY_STATUS = {
     "approved": CommentStatus.APPROVED.value,
@@ -32,7 +32,7 @@ def record_decision(
     *,
     session: Session,
     comment: Comment,
-    action: str,
+    action: Action,
     decided_by: DecidedBy,
     reasons: Iterable[Mapping[str, str]],
     rules_version: str | None,
@@ -51,6 +51,7 @@ def record_decision(
     workers racing on one comment record one decision; the loser gets ``None``.
     With ``webhook_url`` the publisher's delivery is added to the same transaction.
     """
+    action = Action(action)  # callers outside the package may pass the value
     new_status = STATUS_FOR_ACTION[action].value
     now = utcnow()
     from_status = comment.status
@@ -71,7 +72,7 @@ def record_decision(
         comment.decided_at = now
     decision = Decision(
         comment_id=comment.id,
-        action=action,
+        action=action.value,
         decided_by=decided_by.value,
         actor=actor,
         rule=rule,

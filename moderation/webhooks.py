@@ -37,6 +37,7 @@ from moderation.db.models import (
     utcnow,
 )
 from moderation.exceptions import NotFoundError, QueueUnavailableError
+from moderation.policy import Action
 from moderation.queue import requeue_orphans
 from moderation.settings import Settings
 
@@ -61,7 +62,7 @@ def verify(body: bytes, secret: str, signature: str) -> bool:
 
 def payload(comment: Comment, decision: Decision) -> dict[str, Any]:
     return {
-        "event": EVENT_ESCALATED if decision.action == "escalate" else EVENT_DECIDED,
+        "event": EVENT_ESCALATED if decision.action == Action.ESCALATE else EVENT_DECIDED,
         "comment_id": comment.id,
         "article_id": comment.article_id,
         "action": decision.action,

@@ -23,6 +23,7 @@ from moderation.db.models import (
     Score,
 )
 from moderation.decisions import record_decision, rules_context
+from moderation.policy import Action
 from moderation.scoring import ArticleInput, CommentInput, ScorerSet
 from workers.runtime import Runtime, get_runtime
 
@@ -95,7 +96,7 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
             decision = record_decision(
                 session=session,
                 comment=comment,
-                action=verdict.action.value,
+                action=verdict.action,
                 decided_by=DecidedBy.RULES,
                 reasons=[{"rule": r.rule, "message": r.message} for r in verdict.reasons],
                 rules_version=ruleset.version,
@@ -192,7 +193,7 @@ def _escalate_unscorable(
     record_decision(
         session=session,
         comment=comment,
-        action="escalate",
+        action=Action.ESCALATE,
         decided_by=DecidedBy.SYSTEM,
         reasons=[
             {
