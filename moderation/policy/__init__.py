@@ -5,16 +5,10 @@ scores, the comment's facts and the author's history counts (``RuleSet.history_q
 says which). The language is documented in ``rules/README.md``.
 """
 
-from moderation.policy.evaluator import (
-    ArticleFacts,
-    EvaluationContext,
-    Reason,
-    Rule,
-    RuleSet,
-    Verdict,
-)
+from moderation.policy.context import ArticleFacts, EvaluationContext, HistoryQuery
+from moderation.policy.evaluator import Reason, Rule, RuleSet, Verdict
 from moderation.policy.loader import load_rules, load_rules_text
-from moderation.policy.models import Action, HistoryQuery
+from moderation.policy.models import Action
 
 __all__ = [
     "Action",

@@ -5,85 +5,27 @@ from __future__ import annotations
 from difflib import SequenceMatcher
 from typing import Any
 
-from moderation.policy import models as m
+from moderation.policy.conditions import ConditionModel, Description
 from moderation.policy.evaluator import RuleSet
 
 __all__ = ["describe_condition", "diff_rulesets"]
-
-_OPS = {"gte": ">=", "gt": ">", "lt": "<", "lte": "<="}
 
 
 def _num(value: float) -> str:
     return f"{value:g}"
 
 
-def _subject(cond: Any) -> str:
-    if isinstance(cond, m.ScoreCondition):
-        return f"score {cond.score}"
-    if isinstance(cond, m.HistoryCondition):
-        return f"history {cond.query.key}"
-    if isinstance(cond, m.CountCondition):
-        return f"count {cond.count}"
-    if isinstance(cond, m.ArticleAgeCondition):
-        return f"article_age {cond.article_age}"
-    raise TypeError(cond)  # pragma: no cover
-
-
-def _ref(value: str | tuple[str, ...]) -> str:
-    return value if isinstance(value, str) else "[" + ", ".join(value) + "]"
-
-
-def describe_condition(cond: Any, numbers: list[tuple[str, float]] | None = None) -> str:
+def describe_condition(cond: ConditionModel, numbers: list[tuple[str, float]] | None = None) -> str:
     """A one-line rendering such as ``all(score toxicity >= 0.5, count links >= 1)``.
 
     With ``numbers``, thresholds are written as ``#`` and appended to it as
     ``(description, value)``: two conditions that differ only in thresholds then
     render the same.
     """
-
-    def show(description: str, value: float) -> str:
-        if numbers is None:
-            return _num(value)
-        numbers.append((description, value))
-        return "#"
-
-    if isinstance(cond, (m.AllCondition, m.AnyCondition)):
-        children = cond.all if isinstance(cond, m.AllCondition) else cond.any
-        inner = ", ".join(describe_condition(c, numbers) for c in children)
-        return f"{cond.key}({inner})"
-    if isinstance(cond, m.NotCondition):
-        return f"not({describe_condition(cond.not_, numbers)})"
-    if isinstance(cond, m._Comparison):
-        subject = _subject(cond)
-        tests = []
-        for op, value in cond.comparisons().items():
-            if isinstance(value, tuple):
-                low = show(f"{subject} between low", value[0])
-                high = show(f"{subject} between high", value[1])
-                tests.append(f"in [{low}, {high}]")
-            else:
-                tests.append(f"{_OPS[op]} {show(f'{subject} {op}', value)}")
-        return f"{subject} " + " and ".join(tests)
-    if isinstance(cond, m.WordsCondition):
-        return f"words {_ref(cond.words)}"
-    if isinstance(cond, m.PhrasesCondition):
-        return f"phrases {_ref(cond.phrases)}"
-    if isinstance(cond, m.AuthorCondition):
-        return f"author {_ref(cond.author)}"
-    if isinstance(cond, m.RegexCondition):
-        return f"regex {cond.regex!r}"
-    if isinstance(cond, m.SectionCondition):
-        return f"section {_ref(tuple(cond.section))}"
-    if isinstance(cond, m.TagsCondition):
-        return f"tags {_ref(tuple(cond.tags))}"
-    if isinstance(cond, m.FirstCommentCondition):
-        return f"first_comment {str(cond.first_comment).lower()}"
-    if isinstance(cond, m.ReplyCondition):
-        return f"reply {str(cond.reply).lower()}"
-    raise TypeError(cond)  # pragma: no cover
+    return cond.describe(Description(numbers))
 
 
-def _when_change(old: Any, new: Any) -> str | None:
+def _when_change(old: ConditionModel, new: ConditionModel) -> str | None:
     old_numbers: list[tuple[str, float]] = []
     new_numbers: list[tuple[str, float]] = []
     old_shape = describe_condition(old, old_numbers)

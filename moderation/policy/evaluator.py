@@ -16,34 +16,25 @@ Order and priority (``rules/README.md`` says the same for operators):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from moderation.policy import models as m
 from moderation.policy._template import Template, literal, parse_template
-from moderation.policy.models import Action, HistoryQuery
-from moderation.policy.normaliser import (
-    PhraseMatcher,
-    TermMatcher,
-    canonicalise,
-    compile_re2,
-    find_urls,
-    normalise_text,
-    url_domains,
-)
+from moderation.policy.conditions import ConditionModel, Loc, Test
+from moderation.policy.context import EvaluationContext, Facts, HistoryQuery
+from moderation.policy.models import Action
 
 __all__ = [
-    "ArticleFacts",
     "DefaultAction",
-    "EvaluationContext",
     "Reason",
     "Rule",
     "RuleSet",
     "Verdict",
     "compile_condition",
+    "iter_conditions",
 ]
 
 
@@ -63,219 +54,19 @@ class Verdict:
     labels: list[str]
 
 
-@dataclass(frozen=True)
-class ArticleFacts:
-    id: str
-    section: str | None = None
-    tags: tuple[str, ...] = ()
-    published_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class EvaluationContext:
-    scores: Mapping[str, float]
-    text: str
-    author_id: str
-    article: ArticleFacts
-    is_reply: bool
-    created_at: datetime
-    history: Mapping[HistoryQuery, int] = field(default_factory=dict)
-    """Counts of the author's earlier comments, one per ``RuleSet.history_queries``."""
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-
-
-class _Facts:
-    """What conditions ask about one comment, computed at most once per evaluation."""
-
-    def __init__(self, ctx: EvaluationContext):
-        self.ctx = ctx
-        self.matched: list[str] = []
-        self._canonical: str | None = None
-        self._normalised: str | None = None
-        self._urls: list[str] | None = None
-        self._domains: list[str] | None = None
-
-    @property
-    def canonical(self) -> str:
-        if self._canonical is None:
-            self._canonical = canonicalise(self.ctx.text)
-        return self._canonical
-
-    @property
-    def normalised(self) -> str:
-        if self._normalised is None:
-            self._normalised = normalise_text(self.ctx.text)
-        return self._normalised
-
-    @property
-    def urls(self) -> list[str]:
-        if self._urls is None:
-            self._urls = find_urls(self.ctx.text)
-        return self._urls
-
-    @property
-    def domains(self) -> list[str]:
-        if self._domains is None:
-            self._domains = url_domains(self.urls)
-        return self._domains
-
-    def history(self, query: HistoryQuery) -> int:
-        try:
-            return self.ctx.history[query]
-        except KeyError:
-            raise ValueError(
-                f"the rules need the author's history count {query} but the caller did not "
-                "pass it; count every query in RuleSet.history_queries"
-            ) from None
-
-
-# --- compiled conditions -----------------------------------------------------------------
-
-
-class _Test(Protocol):
-    def __call__(self, facts: _Facts) -> bool: ...
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-_AGE_UNIT_SECONDS = {"minutes": 60.0, "hours": 3600.0, "days": 86400.0}
-
-
-def compile_condition(cond: Any, lists: Mapping[str, tuple[str, ...]]) -> _Test:
-    """Turn a validated condition model into a function of the comment's facts.
+def compile_condition(cond: ConditionModel, lists: Mapping[str, tuple[str, ...]]) -> Test:
+    """Turn a validated condition into a function of the comment's facts.
 
     ``lists`` holds the resolved named lists; names were checked by the loader.
     """
-    if isinstance(cond, m.AllCondition):
-        children = [compile_condition(c, lists) for c in cond.all]
-
-        def all_(facts: _Facts) -> bool:
-            mark = len(facts.matched)
-            for child in children:
-                if not child(facts):
-                    del facts.matched[mark:]
-                    return False
-            return True
-
-        return all_
-    if isinstance(cond, m.AnyCondition):
-        children = [compile_condition(c, lists) for c in cond.any]
-        return lambda facts: any(child(facts) for child in children)
-    if isinstance(cond, m.NotCondition):
-        child = compile_condition(cond.not_, lists)
-
-        def not_(facts: _Facts) -> bool:
-            mark = len(facts.matched)
-            result = child(facts)
-            del facts.matched[mark:]  # what a negated condition found is no reason
-            return not result
-
-        return not_
-    if isinstance(cond, m.ScoreCondition):
-        name, compare = cond.score, cond.compare
-
-        def score(facts: _Facts) -> bool:
-            value = facts.ctx.scores.get(name)
-            return value is not None and compare(float(value))
-
-        return score
-    if isinstance(cond, m.HistoryCondition):
-        query, compare = cond.query, cond.compare
-        return lambda facts: compare(facts.history(query))
-    if isinstance(cond, m.FirstCommentCondition):
-        want = cond.first_comment
-        total = HistoryQuery("total")
-        return lambda facts: (facts.history(total) == 0) == want
-    if isinstance(cond, m.CountCondition):
-        return _count_test(cond)
-    if isinstance(cond, m.ArticleAgeCondition):
-        unit, compare = _AGE_UNIT_SECONDS[cond.article_age], cond.compare
-
-        def article_age(facts: _Facts) -> bool:
-            published = facts.ctx.article.published_at
-            if published is None:
-                return False
-            age = (_aware(facts.ctx.created_at) - _aware(published)).total_seconds()
-            return compare(age / unit)
-
-        return article_age
-    if isinstance(cond, m.WordsCondition):
-        terms = TermMatcher(_entries(cond.words, lists))
-
-        def words(facts: _Facts) -> bool:
-            found = terms.find(facts.canonical)
-            facts.matched.extend(found)
-            return bool(found)
-
-        return words
-    if isinstance(cond, m.PhrasesCondition):
-        phrases = PhraseMatcher(_entries(cond.phrases, lists))
-
-        def phrases_(facts: _Facts) -> bool:
-            found = phrases.find(facts.normalised)
-            facts.matched.extend(found)
-            return bool(found)
-
-        return phrases_
-    if isinstance(cond, m.RegexCondition):
-        regex = compile_re2(cond.regex)
-
-        def regex_(facts: _Facts) -> bool:
-            match = regex.search(facts.ctx.text)
-            if match is None:
-                return False
-            facts.matched.append(match.group(0)[:100])
-            return True
-
-        return regex_
-    if isinstance(cond, m.AuthorCondition):
-        ids = frozenset(_entries(cond.author, lists))
-        return lambda facts: facts.ctx.author_id in ids
-    if isinstance(cond, m.ReplyCondition):
-        want = cond.reply
-        return lambda facts: facts.ctx.is_reply == want
-    if isinstance(cond, m.SectionCondition):
-        sections = frozenset(s.casefold() for s in cond.section)
-
-        def section(facts: _Facts) -> bool:
-            value = facts.ctx.article.section
-            return value is not None and value.casefold() in sections
-
-        return section
-    if isinstance(cond, m.TagsCondition):
-        wanted = frozenset(t.casefold() for t in cond.tags)
-        return lambda facts: any(t.casefold() in wanted for t in facts.ctx.article.tags)
-    raise TypeError(f"not a condition: {cond!r}")  # pragma: no cover - models forbid it
+    return cond.compile(lists)
 
 
-def _count_test(cond: m.CountCondition) -> _Test:
-    compare = cond.compare
-    if cond.count == "chars":
-        return lambda facts: compare(len(facts.ctx.text))
-    if cond.count == "words":
-        return lambda facts: compare(len(facts.ctx.text.split()))
-    if cond.count == "links":
-        return lambda facts: compare(len(facts.urls))
-    return lambda facts: compare(len(facts.domains))
-
-
-def _entries(ref: str | tuple[str, ...], lists: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
-    return lists[ref] if isinstance(ref, str) else ref
-
-
-def iter_conditions(cond: Any, loc: tuple[str | int, ...]):
+def iter_conditions(cond: ConditionModel, loc: Loc) -> Iterator[tuple[ConditionModel, Loc]]:
     """Yield ``(condition, loc)`` for a condition and every condition inside it."""
     yield cond, loc
-    if isinstance(cond, m.AllCondition):
-        for i, child in enumerate(cond.all):
-            yield from iter_conditions(child, (*loc, "all", i))
-    elif isinstance(cond, m.AnyCondition):
-        for i, child in enumerate(cond.any):
-            yield from iter_conditions(child, (*loc, "any", i))
-    elif isinstance(cond, m.NotCondition):
-        yield from iter_conditions(cond.not_, (*loc, "not"))
+    for child, where in cond.children():
+        yield from iter_conditions(child, (*loc, *where))
 
 
 # --- rules and rule sets -------------------------------------------------------------------
@@ -286,7 +77,7 @@ class Rule:
     """One compiled rule. ``spec`` is the validated model it came from."""
 
     spec: m.RuleModel
-    test: _Test = field(repr=False, compare=False)
+    test: Test = field(repr=False, compare=False)
     template: Template = field(repr=False, compare=False)
     source: str = "<string>"
     line: int | None = None
@@ -339,7 +130,7 @@ class DefaultAction:
         return cls(spec, template)
 
 
-def _lookup(facts: _Facts, rule_id: str | None, matched: Sequence[str]):
+def _lookup(facts: Facts, rule_id: str | None, matched: Sequence[str]):
     ctx = facts.ctx
 
     def lookup(path: tuple[str, ...]) -> Any:
@@ -413,12 +204,8 @@ class RuleSet:
         templates = [r.template for r in self.rules] + [default.template]
         for rule in self.rules:
             for cond, _ in iter_conditions(rule.spec.when, ()):
-                if isinstance(cond, m.ScoreCondition):
-                    scores.add(cond.score)
-                elif isinstance(cond, m.HistoryCondition):
-                    history.add(cond.query)
-                elif isinstance(cond, m.FirstCommentCondition):
-                    history.add(HistoryQuery("total"))
+                scores.update(cond.score_names())
+                history.update(cond.history_queries())
         for template in templates:
             s, h = template_references(template)
             scores |= s
@@ -444,7 +231,7 @@ class RuleSet:
         raise KeyError(rule_id)
 
     def evaluate(self, ctx: EvaluationContext) -> Verdict:
-        facts = _Facts(ctx)
+        facts = Facts(ctx)
         reasons: list[Reason] = []
         labels: dict[str, None] = {}
         priorities: list[int] = []

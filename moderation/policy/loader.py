@@ -27,7 +27,14 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from moderation.exceptions import RulesError
 from moderation.policy import models as m
+from moderation.policy._schema import describe
 from moderation.policy._template import parse_template
+from moderation.policy.conditions import (
+    CONDITION_TAG_SUFFIX,
+    CONDITION_TYPES,
+    ConditionModel,
+    Loc,
+)
 from moderation.policy.evaluator import (
     DefaultAction,
     Rule,
@@ -37,8 +44,6 @@ from moderation.policy.evaluator import (
 from moderation.policy.testing import InlineTest
 
 __all__ = ["load_rules", "load_rules_text", "read_word_file"]
-
-Loc = tuple[str | int, ...]
 
 
 def load_rules(path: str | Path, *, available_scores: Collection[str] | None = None) -> RuleSet:
@@ -116,8 +121,8 @@ def _clean_loc(loc: tuple[Any, ...]) -> Loc:
     """A pydantic error location without the tags of chosen union members."""
     out: list[str | int] = []
     for part in loc:
-        if isinstance(part, str) and part.endswith(m.CONDITION_TAG_SUFFIX):
-            if part[: -len(m.CONDITION_TAG_SUFFIX)] in m.CONDITION_MODELS:
+        if isinstance(part, str) and part.endswith(CONDITION_TAG_SUFFIX):
+            if part[: -len(CONDITION_TAG_SUFFIX)] in CONDITION_TYPES:
                 continue
         if part == "[key]":
             continue
@@ -152,10 +157,10 @@ def _expected_keys(raw_loc: tuple[Any, ...]) -> list[str] | None:
     """Keys the model at a pydantic error location accepts (for 'unknown key' messages)."""
     tp: Any = m.RulesFileModel
     for part in raw_loc:
-        if isinstance(part, str) and part.endswith(m.CONDITION_TAG_SUFFIX):
-            tag = part[: -len(m.CONDITION_TAG_SUFFIX)]
-            if tag in m.CONDITION_MODELS:
-                tp = m.CONDITION_MODELS[tag]
+        if isinstance(part, str) and part.endswith(CONDITION_TAG_SUFFIX):
+            tag = part[: -len(CONDITION_TAG_SUFFIX)]
+            if tag in CONDITION_TYPES:
+                tp = CONDITION_TYPES[tag]
                 continue
         tp = _unwrap(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -389,9 +394,9 @@ class _Loader:
             self._condition_error(loc, value)
         elif kind == "literal_error":
             allowed = ", ".join(_quoted_alternatives(ctx.get("expected", "")))
-            self.error(loc, f"{where}: {m.describe(value)} is not one of {allowed}")
+            self.error(loc, f"{where}: {describe(value)} is not one of {allowed}")
         elif kind in _TYPE_WORDS:
-            self.error(loc, f"{where}: expected {_TYPE_WORDS[kind]}, got {m.describe(value)}")
+            self.error(loc, f"{where}: expected {_TYPE_WORDS[kind]}, got {describe(value)}")
         elif kind in _BOUND_WORDS:
             key, words = _BOUND_WORDS[kind]
             bound = ctx.get(key)
@@ -405,7 +410,7 @@ class _Loader:
             self.error(loc, f"{where}: {err['msg']}")
 
     def _condition_error(self, loc: Loc, value: Any) -> None:
-        expected = ", ".join(m.CONDITION_KEYS)
+        expected = ", ".join(CONDITION_TYPES)
         where = path_text(loc)
         if isinstance(value, dict) and value:
             key = next(iter(value))
@@ -419,7 +424,7 @@ class _Loader:
             self.error(
                 loc,
                 f"{where}: expected a condition (a mapping with one of: {expected}), "
-                f"got {m.describe(value)}",
+                f"got {describe(value)}",
             )
 
     def _check_and_resolve(
@@ -489,10 +494,11 @@ class _Loader:
         declared = set(lists) | (set(raw_lists) if isinstance(raw_lists, dict) else set())
         rule_ids = {r.id for r in parent.rules} - set(parts.remove) if parent else set()
         rule_ids |= set(seen_ids)
+        checks = _ConditionChecks(self, declared)
         for i, rule in enumerate(raw_rules):
             if "when" in rule:
-                for cond, loc in _raw_conditions(rule["when"], ("rules", i, "when")):
-                    self._check_condition(cond, loc, declared)
+                for kind, cond, loc in _raw_conditions(rule["when"], ("rules", i, "when")):
+                    kind.check_raw(cond, loc, checks)
             self._check_template_scores(rule.get("message"), ("rules", i, "message"))
         default = data.get("default")
         if isinstance(default, dict):
@@ -512,20 +518,6 @@ class _Loader:
                     "write null to expect the default",
                 )
         return parent, lists, includes
-
-    def _check_condition(self, cond: dict[str, Any], loc: Loc, declared: set[str]) -> None:
-        kind = next((k for k in cond if k in m.CONDITION_MODELS), None)
-        value = cond.get(kind) if kind else None
-        if kind == "score" and isinstance(value, str) and self.available is not None:
-            if value not in self.available:
-                self._unknown_score(value, (*loc, "score"))
-        if kind in ("words", "phrases", "author") and isinstance(value, str):
-            if value not in declared:
-                names = ", ".join(sorted(declared)) or "none"
-                self.error(
-                    (*loc, kind),
-                    f"{path_text((*loc, kind))}: unknown list '{value}'; lists defined: {names}",
-                )
 
     def _check_template_scores(self, text: Any, loc: Loc) -> None:
         if self.available is None or not isinstance(text, str):
@@ -638,7 +630,7 @@ _TOP_KEYS = ", ".join(_model_keys(m.RulesFileModel))
 
 
 def _kind(value: Any) -> str:
-    return m.describe(value)
+    return describe(value)
 
 
 def _try(model: type[BaseModel], value: Any) -> Any:
@@ -654,17 +646,37 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _raw_conditions(value: Any, loc: Loc) -> Iterator[tuple[dict[str, Any], Loc]]:
-    """Condition mappings in plain data, with their locations (validated or not)."""
+def _raw_conditions(
+    value: Any, loc: Loc
+) -> Iterator[tuple[type[ConditionModel], dict[str, Any], Loc]]:
+    """Condition mappings in plain data, with their type and location (validated or not)."""
     if not isinstance(value, dict):
         return
-    yield value, loc
-    kind = next((k for k in value if k in m.CONDITION_MODELS), None)
-    if kind in ("all", "any"):
-        for j, child in enumerate(_list(value[kind])):
-            yield from _raw_conditions(child, (*loc, kind, j))
-    elif kind == "not":
-        yield from _raw_conditions(value["not"], (*loc, "not"))
+    kind = next((CONDITION_TYPES[k] for k in value if k in CONDITION_TYPES), None)
+    if kind is None:
+        return
+    yield kind, value, loc
+    for child, where in kind.raw_children(value):
+        yield from _raw_conditions(child, (*loc, *where))
+
+
+class _ConditionChecks:
+    """The loader's side of ``LoadChecks``: reports go to its problem list."""
+
+    def __init__(self, loader: _Loader, declared: set[str]):
+        self.loader = loader
+        self.declared = declared
+
+    def score(self, name: str, loc: Loc) -> None:
+        if self.loader.available is not None and name not in self.loader.available:
+            self.loader._unknown_score(name, loc)
+
+    def list_name(self, name: str, loc: Loc) -> None:
+        if name not in self.declared:
+            names = ", ".join(sorted(self.declared)) or "none"
+            self.loader.error(
+                loc, f"{path_text(loc)}: unknown list '{name}'; lists defined: {names}"
+            )
 
 
 def _quoted_alternatives(expected: str) -> Iterator[str]:

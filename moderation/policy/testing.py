@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from moderation.policy.evaluator import ArticleFacts, EvaluationContext, Verdict
-from moderation.policy.models import HistoryQuery, InlineTestModel
+from moderation.policy.context import ArticleFacts, EvaluationContext, HistoryQuery
+from moderation.policy.evaluator import Verdict
+from moderation.policy.models import InlineTestModel
 
 if TYPE_CHECKING:
     from moderation.policy.evaluator import RuleSet

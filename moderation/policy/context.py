@@ -1,0 +1,119 @@
+"""What a rules file is evaluated against: one comment's scores and facts.
+
+Callers build an ``EvaluationContext``; ``Facts`` is what conditions read from it during
+one evaluation, each derived fact (normalised text, links) computed at most once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from moderation.policy.normaliser import canonicalise, find_urls, normalise_text, url_domains
+
+__all__ = ["HISTORY_KINDS", "ArticleFacts", "EvaluationContext", "Facts", "HistoryQuery"]
+
+HISTORY_KINDS = ("total", "approved", "rejected", "escalated")
+_HISTORY_KEY = re.compile(r"(total|approved|rejected|escalated)(?:_([1-9][0-9]*)d)?")
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """A count of the author's earlier comments: of one kind, within ``days`` (None = ever)."""
+
+    kind: str
+    days: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in HISTORY_KINDS:
+            raise ValueError(f"history kind {self.kind!r} is not one of {', '.join(HISTORY_KINDS)}")
+        if self.days is not None and self.days <= 0:
+            raise ValueError(f"history days must be a positive number, got {self.days}")
+
+    @property
+    def key(self) -> str:
+        """``rejected_30d`` / ``total``: how inline tests and messages name this count."""
+        return self.kind if self.days is None else f"{self.kind}_{self.days}d"
+
+    @classmethod
+    def parse(cls, key: str) -> HistoryQuery:
+        m = _HISTORY_KEY.fullmatch(key)
+        if not m:
+            raise ValueError(
+                f"{key!r} is not a history count; write KIND or KIND_Nd with KIND one of "
+                f"{', '.join(HISTORY_KINDS)} (e.g. rejected_30d)"
+            )
+        return cls(m.group(1), int(m.group(2)) if m.group(2) else None)
+
+
+@dataclass(frozen=True)
+class ArticleFacts:
+    id: str
+    section: str | None = None
+    tags: tuple[str, ...] = ()
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationContext:
+    scores: Mapping[str, float]
+    text: str
+    author_id: str
+    article: ArticleFacts
+    is_reply: bool
+    created_at: datetime
+    history: Mapping[HistoryQuery, int] = field(default_factory=dict)
+    """Counts of the author's earlier comments, one per ``RuleSet.history_queries``."""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Facts:
+    """What conditions ask about one comment, computed at most once per evaluation.
+
+    ``matched`` collects what text conditions found (list entries, regex text), for the
+    ``{matched}`` field of the rule's message.
+    """
+
+    def __init__(self, ctx: EvaluationContext):
+        self.ctx = ctx
+        self.matched: list[str] = []
+        self._canonical: str | None = None
+        self._normalised: str | None = None
+        self._urls: list[str] | None = None
+        self._domains: list[str] | None = None
+
+    @property
+    def canonical(self) -> str:
+        if self._canonical is None:
+            self._canonical = canonicalise(self.ctx.text)
+        return self._canonical
+
+    @property
+    def normalised(self) -> str:
+        if self._normalised is None:
+            self._normalised = normalise_text(self.ctx.text)
+        return self._normalised
+
+    @property
+    def urls(self) -> list[str]:
+        if self._urls is None:
+            self._urls = find_urls(self.ctx.text)
+        return self._urls
+
+    @property
+    def domains(self) -> list[str]:
+        if self._domains is None:
+            self._domains = url_domains(self.urls)
+        return self._domains
+
+    def history(self, query: HistoryQuery) -> int:
+        try:
+            return self.ctx.history[query]
+        except KeyError:
+            raise ValueError(
+                f"the rules need the author's history count {query} but the caller did not "
+                "pass it; count every query in RuleSet.history_queries"
+            ) from None
