@@ -220,12 +220,26 @@ class ModeratorDecisionPublic(BaseModel):
     decided_at: datetime
 
 
+# The review models are validated from the read model's views
+# (``moderation.reviews.views``) with ``model_validate(view, from_attributes=True)``.
+
+
+class RecentCommentPublic(BaseModel):
+    id: str
+    article_id: str
+    text: str = Field(description="The first 300 characters")
+    status: Literal["pending", "approved", "rejected", "escalated"]
+    created_at: datetime
+
+
 class ReviewAuthorHistory(BaseModel):
+    """The author's other comments."""
+
     approved: int
     rejected: int
     escalated: int
     total: int
-    recent: list[dict[str, Any]]
+    recent: list[RecentCommentPublic]
 
 
 class ReviewAuthor(BaseModel):
@@ -234,14 +248,37 @@ class ReviewAuthor(BaseModel):
     history: ReviewAuthorHistory
 
 
+class ReviewArticlePublic(BaseModel):
+    id: str
+    title: str | None
+    url: str | None
+
+
+class ReviewParentPublic(BaseModel):
+    """The comment a reviewed comment replies to."""
+
+    id: str
+    text: str
+    author: AuthorPublic
+    status: Literal["pending", "approved", "rejected", "escalated"]
+
+
+class LeasePublic(BaseModel):
+    """A moderator's live claim on a review."""
+
+    moderator: str
+    claimed_at: datetime
+    expires_at: datetime
+
+
 class ReviewPublic(BaseModel):
     comment_id: str
     status: Literal["open", "claimed", "done"]
     comment_status: str
-    article: dict[str, Any]
+    article: ReviewArticlePublic
     text: str
     author: ReviewAuthor
-    parent: dict[str, Any] | None
+    parent: ReviewParentPublic | None
     created_at: datetime
     escalated_at: datetime
     priority: int
@@ -251,7 +288,7 @@ class ReviewPublic(BaseModel):
     reasons: list[ReasonPublic]
     scores: dict[str, float]
     evidence: dict[str, Any]
-    claim: dict[str, Any] | None
+    claim: LeasePublic | None
     decision: ModeratorDecisionPublic | None
 
 
@@ -265,6 +302,21 @@ class ReviewPage(BaseModel):
     items: list[ReviewPublic]
     next_cursor: str | None
     counters: ReviewCounters
+
+
+class QueuedArticlePublic(BaseModel):
+    id: str
+    title: str
+    escalated: int = Field(description="Escalated comments on the article")
+
+
+class ModeratorQueuePublic(BaseModel):
+    """What the /moderate page polls: the open reviews and the ones the moderator holds."""
+
+    moderator: str
+    items: list[ReviewPublic]
+    counters: ReviewCounters
+    articles: list[QueuedArticlePublic]
 
 
 class WebhookAttemptPublic(BaseModel):

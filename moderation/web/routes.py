@@ -13,16 +13,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
-from sqlalchemy.orm import Session
+from pydantic import BaseModel
 
 from moderation import reviews
-from moderation.api.deps import SessionDep, SettingsDep
-from moderation.api.schemas import ModeratorDecisionCreate
+from moderation.api.deps import RedisDep, SessionDep, SettingsDep
+from moderation.api.schemas import (
+    ClaimPublic,
+    ModeratorDecisionCreate,
+    ModeratorDecisionPublic,
+    ModeratorQueuePublic,
+    QueuedArticlePublic,
+    ReviewCounters,
+    ReviewPublic,
+)
 from moderation.auth import KeyRing, Role
-from moderation.db.models import ReviewStatus
 from moderation.settings import Settings
 from moderation.web.session import (
     PRE_SESSION_COOKIE,
@@ -32,7 +38,6 @@ from moderation.web.session import (
     WebSession,
     load_or_generate_secret,
 )
-from moderation.webhooks import enqueue_recorded
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -195,41 +200,25 @@ def read_queue(
     article_id: str | None = None,
     sort: reviews.Sort = reviews.Sort.PRIORITY,
 ) -> Response:
-    """Open reviews plus the ones this moderator holds, with counters and article filter."""
-    article = article_id or None
-    open_page = reviews.list_reviews(
-        session, status=ReviewStatus.OPEN, sort=sort, article_id=article, limit=QUEUE_LIMIT
+    """The first open reviews plus every one this moderator holds, with counters and the
+    article filter."""
+    items = reviews.moderator_queue(
+        session,
+        moderator=web.principal.name,
+        sort=sort,
+        article_id=article_id or None,
+        limit=QUEUE_LIMIT,
     )
-    mine = [
-        item
-        for item in reviews.list_reviews(
-            session, status=ReviewStatus.CLAIMED, sort=sort, article_id=article, limit=QUEUE_LIMIT
-        ).items
-        if item["claim"] and item["claim"]["moderator"] == web.principal.name
-    ]
-    items = _merge(mine, open_page.items, sort)
-    body = {
-        "moderator": web.principal.name,
-        "items": items,
-        "counters": reviews.counters(session),
-        "articles": reviews.articles_in_queue(session),
-    }
-    return _secured(JSONResponse(jsonable_encoder(body)))
-
-
-def _merge(
-    mine: list[dict[str, Any]], open_items: list[dict[str, Any]], sort: reviews.Sort
-) -> list[dict[str, Any]]:
-    items = mine + open_items
-    if sort is reviews.Sort.OLDEST:
-        items.sort(key=lambda i: (i["escalated_at"], i["comment_id"]))
-    elif sort is reviews.Sort.TOXICITY:
-        items.sort(
-            key=lambda i: (-i["scores"].get("toxicity", -1.0), i["escalated_at"], i["comment_id"])
-        )
-    else:
-        items.sort(key=lambda i: (-i["priority"], i["escalated_at"], i["comment_id"]))
-    return items
+    body = ModeratorQueuePublic(
+        moderator=web.principal.name,
+        items=[ReviewPublic.model_validate(item, from_attributes=True) for item in items],
+        counters=ReviewCounters.model_validate(reviews.counters(session), from_attributes=True),
+        articles=[
+            QueuedArticlePublic.model_validate(a, from_attributes=True)
+            for a in reviews.articles_in_queue(session)
+        ],
+    )
+    return _json(body)
 
 
 @router.post("/reviews/{comment_id}/claim")
@@ -242,8 +231,7 @@ def claim_from_page(
         moderator=web.principal.name,
         lease_seconds=settings.review_lease_seconds,
     )
-    body = {"comment_id": row.comment_id, "moderator": row.moderator, "expires_at": row.expires_at}
-    return _secured(JSONResponse(jsonable_encoder(body)))
+    return _json(ClaimPublic.model_validate(row, from_attributes=True))
 
 
 @router.post("/reviews/{comment_id}/release")
@@ -254,35 +242,28 @@ def release_from_page(comment_id: str, session: SessionDep, web: WebSessionDep) 
 
 @router.post("/reviews/{comment_id}/decision")
 def decide_from_page(
-    request: Request,
     comment_id: str,
     decision_in: ModeratorDecisionCreate,
     session: SessionDep,
     settings: SettingsDep,
+    redis_conn: RedisDep,
     web: WebSessionDep,
 ) -> Response:
-    decision = _decide(session, settings, web, comment_id, decision_in)
-    enqueue_recorded(session, conn=request.app.state.redis, settings=settings)
-    return _secured(JSONResponse(jsonable_encoder(reviews.decision_view(decision)), 201))
-
-
-def _decide(
-    session: Session,
-    settings: Settings,
-    web: WebSession,
-    comment_id: str,
-    decision_in: ModeratorDecisionCreate,
-) -> Any:
-    return reviews.decide(
+    decision = reviews.apply_moderator_decision(
         session=session,
+        conn=redis_conn,
+        settings=settings,
         comment_id=comment_id,
         moderator=web.principal.name,
         action=reviews.ModeratorAction(decision_in.action),
         reason_code=decision_in.reason_code,
         note=decision_in.note,
-        lease_seconds=settings.review_lease_seconds,
-        webhook_url=settings.webhook_url,
     )
+    return _json(ModeratorDecisionPublic.model_validate(decision, from_attributes=True), 201)
+
+
+def _json(body: BaseModel, status_code: int = 200) -> Response:
+    return _secured(JSONResponse(body.model_dump(mode="json"), status_code))
 
 
 @router.get("/static/{name}")

@@ -14,7 +14,6 @@ from moderation.api.schemas import (
     ModeratorDecisionCreate,
     ModeratorDecisionPublic,
 )
-from moderation.webhooks import enqueue_recorded
 
 router = APIRouter(prefix="/v1/comments", tags=["decisions"])
 
@@ -36,15 +35,15 @@ def create_decision(
     redis_conn: RedisDep,
     principal: ModeratorDep,
 ) -> ModeratorDecisionPublic:
-    decision = reviews.overturn(
+    decision = reviews.apply_moderator_decision(
         session=session,
+        conn=redis_conn,
+        settings=settings,
         comment_id=comment_id,
         moderator=principal.name,
         action=reviews.ModeratorAction(decision_in.action),
         reason_code=decision_in.reason_code,
         note=decision_in.note,
-        lease_seconds=settings.review_lease_seconds,
-        webhook_url=settings.webhook_url,
+        overturning=True,
     )
-    enqueue_recorded(session, conn=redis_conn, settings=settings)
-    return ModeratorDecisionPublic.model_validate(reviews.decision_view(decision))
+    return ModeratorDecisionPublic.model_validate(decision, from_attributes=True)

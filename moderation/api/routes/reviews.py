@@ -15,11 +15,12 @@ from moderation.api.schemas import (
     Identifier,
     ModeratorDecisionCreate,
     ModeratorDecisionPublic,
+    ReviewCounters,
     ReviewPage,
     ReviewPublic,
 )
 from moderation.db.models import ReviewStatus
-from moderation.webhooks import enqueue_recorded
+from moderation.exceptions import InvalidCursorError
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 
@@ -43,13 +44,13 @@ def read_reviews(
         page = reviews.list_reviews(
             session, status=status, sort=sort, article_id=article_id, cursor=cursor, limit=limit
         )
-    except reviews.InvalidCursorError as exc:
+    except InvalidCursorError as exc:
         field = [{"field": "cursor", "message": str(exc), "type": "invalid_cursor"}]
         raise ApiError(422, "validation_error", f"cursor: {exc}", field) from None
     return ReviewPage(
-        items=[ReviewPublic.model_validate(item) for item in page.items],
+        items=[ReviewPublic.model_validate(item, from_attributes=True) for item in page.items],
         next_cursor=page.next_cursor,
-        counters=reviews.counters(session),  # type: ignore[arg-type]
+        counters=ReviewCounters.model_validate(reviews.counters(session), from_attributes=True),
     )
 
 
@@ -102,15 +103,14 @@ def create_review_decision(
     redis_conn: RedisDep,
     principal: ModeratorDep,
 ) -> ModeratorDecisionPublic:
-    decision = reviews.decide(
+    decision = reviews.apply_moderator_decision(
         session=session,
+        conn=redis_conn,
+        settings=settings,
         comment_id=comment_id,
         moderator=principal.name,
         action=reviews.ModeratorAction(decision_in.action),
         reason_code=decision_in.reason_code,
         note=decision_in.note,
-        lease_seconds=settings.review_lease_seconds,
-        webhook_url=settings.webhook_url,
     )
-    enqueue_recorded(session, conn=redis_conn, settings=settings)
-    return ModeratorDecisionPublic.model_validate(reviews.decision_view(decision))
+    return ModeratorDecisionPublic.model_validate(decision, from_attributes=True)
