@@ -3,17 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every package at the version `make lock` resolved (torch's version is set in pyproject.toml).
+LOCK := requirements.lock
+LINTED := moderation workers tests benchmarks
 
-.PHONY: run test lint bench install browser clean
+.PHONY: run test lint bench install lock browser clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Resolve pyproject.toml's dependencies (and the dev extra) again into requirements.lock.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --upgrade --extra dev --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file $(LOCK) pyproject.toml
 
 ## Chromium for the browser tests (Debian's package; Playwright cannot download browsers here).
 browser:
@@ -27,13 +35,14 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/pytest
 
+## ruff (lint and format) and mypy, as CI and the pre-commit hooks run them.
 lint: $(STAMP)
-	$(BIN)/ruff check moderation workers tests benchmarks
-	$(BIN)/ruff format --check moderation workers tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy moderation workers
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
