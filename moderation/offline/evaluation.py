@@ -1,17 +1,10 @@
-"""``moderation eval``: how well a score separates labelled comments.
+"""How well a score separates labelled comments (``moderation eval``).
 
-Scores a labelled CSV/TSV or JSON-lines file with the active scorers and prints ROC-AUC, and
-precision and recall at the thresholds the active rules file uses for that score::
-
-    moderation eval var/splits/davidson.test.jsonl --score toxicity
-    moderation eval olid.tsv --text-column tweet --label-column subtask_a --label-map OFF=1,NOT=0
-    moderation eval --offtopic-from-context ../shared/data/context --score relevance
-
-Label 1 means "high score expected" (toxic, spam, on-topic). Where a score's evidence holds
-a baseline (toxicity: alt-profanity-check alone; relevance: the raw cosine), its ROC-AUC is
-reported beside the score's. ``--offtopic-from-context DIR`` builds the off-topic set: each
-comment under its own article (label 1, with its parent for replies) and under an unrelated
-article (label 0).
+Scores labelled rows with the active scorers; reports ROC-AUC, the baseline's ROC-AUC where
+the score's evidence holds one (toxicity: alt-profanity-check alone; relevance: the raw
+cosine), precision and recall at each threshold the rules file compares the score with, and
+what the rules file decides on those scores. Label 1 means "high score expected" (toxic,
+spam, on-topic).
 """
 
 from __future__ import annotations
@@ -19,72 +12,69 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from moderation.exceptions import ConfigurationError
-from moderation.training import (
-    Example,
-    add_train_command,
+from moderation.offline.datasets import (
+    article_from_text,
+    offtopic_examples,
     parse_label_map,
     read_examples,
-    read_rows,
 )
+from moderation.policy import ArticleFacts, EvaluationContext, RuleSet, load_rules
 
 BASELINES = {"toxicity": ("lexical", "alt-profanity-check"), "relevance": ("cosine", "raw cosine")}
 """Evidence fields holding a baseline for a score: (field, what it is)."""
 
-DEFAULT_OFFTOPIC_SEED = 7
+_OPERATORS = ("gte", "gt", "lte", "lt")
 
 
 # --- thresholds from the rules file --------------------------------------------------------
-def rule_thresholds(rules_path: Path, score: str) -> list[tuple[str, float]]:
-    """(operator, value) pairs compared with ``score`` anywhere in a rules YAML file.
+def load_ruleset(rules_path: Path | None) -> RuleSet | None:
+    """The rules file eval reports against, loaded by the rules loader; None when there is
+    no such file. A broken file raises the loader's ``RulesError`` (``file:line:col`` lines)."""
+    if rules_path is None or not rules_path.is_file():
+        return None
+    return load_rules(rules_path)
 
-    Reads the YAML directly (any shape): a mapping under the score's name
-    (``toxicity: {gte: 0.8}``), a mapping naming it (``{score: toxicity, gte: 0.8}``), or a
-    string condition (``"toxicity >= 0.8"``)."""
-    if not rules_path.is_file():
+
+def rule_thresholds(rules: Path | RuleSet | None, score: str) -> list[tuple[str, float]]:
+    """(operator, value) pairs the rules compare ``score`` with, in any rule, at any depth of
+    ``all``/``any``/``not`` (``between: [a, b]`` counts as ``gte a`` and ``lte b``).
+
+    ``rules`` is a loaded ruleset or a rules file (none there: no thresholds)."""
+    ruleset = rules if isinstance(rules, RuleSet) or rules is None else load_ruleset(rules)
+    if ruleset is None:
         return []
-    from ruamel.yaml import YAML
+    found: set[tuple[str, float]] = set()
+    for rule in ruleset.rules:
+        for condition in _conditions(rule.spec.when):
+            if getattr(condition, "score", None) != score:
+                continue
+            for op in _OPERATORS:
+                value = getattr(condition, op, None)
+                if value is not None:
+                    found.add((op, float(value)))
+            between = getattr(condition, "between", None)
+            if between is not None:
+                found |= {("gte", float(between[0])), ("lte", float(between[1]))}
+    return sorted(found, key=lambda item: (item[1], item[0]))
 
-    try:
-        data = YAML(typ="safe", pure=True).load(rules_path.read_text(encoding="utf-8"))
-    except Exception:  # a broken rules file is the rules loader's business, not eval's
-        return []
-    found: list[tuple[str, float]] = []
-    ops = {"gte": "gte", "gt": "gt", "lte": "lte", "lt": "lt", "ge": "gte", "le": "lte"}
-    pattern = re.compile(rf"\b{re.escape(score)}\b\s*(>=|>|<=|<)\s*([0-9]*\.?[0-9]+)")
-    symbols = {">=": "gte", ">": "gt", "<=": "lte", "<": "lt"}
 
-    def take(mapping: dict) -> None:
-        for key, value in mapping.items():
-            if key in ops and isinstance(value, int | float) and not isinstance(value, bool):
-                found.append((ops[key], float(value)))
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("score") == score or node.get("name") == score:
-                take(node)
-            value = node.get(score)
-            if isinstance(value, dict):
-                take(value)
-            for child in node.values():
-                walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-        elif isinstance(node, str):
-            for op, number in pattern.findall(node):
-                found.append((symbols[op], float(number)))
-
-    walk(data)
-    return sorted(set(found), key=lambda item: (item[1], item[0]))
+def _conditions(condition: Any) -> Iterator[Any]:
+    """A rule's ``when`` and every condition inside it (the models' ``all``/``any``/``not_``)."""
+    yield condition
+    children = [*(getattr(condition, "all", None) or ()), *(getattr(condition, "any", None) or ())]
+    if getattr(condition, "not_", None) is not None:
+        children.append(condition.not_)
+    for child in children:
+        yield from _conditions(child)
 
 
 # --- metrics -------------------------------------------------------------------------------
@@ -112,68 +102,6 @@ def threshold_metrics(labels: Sequence[int], scores: Sequence[float], op: str, v
         "precision": round(tp / flagged, 4) if flagged else None,
         "recall": round(tp / int(target.sum()), 4) if target.sum() else None,
     }
-
-
-# --- building inputs -----------------------------------------------------------------------
-def _article_from_text(text: str, ident: str):
-    from moderation.scoring.base import ArticleInput
-
-    head, sep, rest = text.partition("\n\n")
-    if sep and len(head) <= 300:
-        return ArticleInput(id=ident, title=head.strip(), body=rest.strip())
-    return ArticleInput(id=ident, title="", body=text)
-
-
-OFFTOPIC_PARTS = ("all", "fit", "test")
-
-
-def offtopic_examples(
-    context_dir: Path, *, seed: int = DEFAULT_OFFTOPIC_SEED, part: str = "all"
-) -> list[dict]:
-    """Comments of ``globe_comments_dev.csv`` under their own article (label 1, with the parent
-    text for replies) and under a randomly chosen other article (label 0, no parent).
-
-    ``part``: "fit" or "test" keeps one half of the threads (fixed split; the relevance
-    calibration is fitted on "fit" and reported on "test")."""
-    from moderation.training import DEFAULT_SEED, split
-
-    if part not in OFFTOPIC_PARTS:
-        raise ConfigurationError(f"off-topic part {part!r}: expected one of {OFFTOPIC_PARTS}")
-    articles = {row["article_id"]: row for row in read_rows(context_dir / "globe_articles.csv")}
-    comments = [
-        row
-        for row in read_rows(context_dir / "globe_comments_dev.csv")
-        if row["status"] == "published" and row["comment_text"].strip()
-    ]
-    texts = {row["comment_id"]: row["comment_text"] for row in comments}
-    rng = random.Random(seed)
-    others = sorted(articles)
-    rows: list[dict] = []
-    for row in comments:
-        own = articles[row["article_id"]]
-        other = articles[rng.choice([a for a in others if a != row["article_id"]])]
-        for article, label in ((own, 1), (other, 0)):
-            parent = texts.get(row["parent_id"] or "") if label == 1 else None
-            rows.append(
-                {
-                    "text": row["comment_text"],
-                    "label": label,
-                    "article_id": article["article_id"],
-                    "article": _strip_site(article["title"]) + "\n\n" + article["article_text"],
-                    "parent": parent,
-                    "thread": row["thread_id"] or row["comment_id"],
-                }
-            )
-    if part != "all":
-        threads = sorted({row["thread"] for row in rows})
-        fit_threads, _ = split(threads, seed=DEFAULT_SEED, test_fraction=0.5)
-        keep = set(fit_threads)
-        rows = [row for row in rows if (row["thread"] in keep) == (part == "fit")]
-    return rows
-
-
-def _strip_site(title: str) -> str:
-    return title.removesuffix(" - The Globe and Mail").strip()
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -223,7 +151,7 @@ def score_rows(
         article_text = row.get("article") or ""
         key = str(row.get("article_id") or article_text[:200])
         if key not in articles:
-            article = _article_from_text(article_text, f"eval-{len(articles)}")
+            article = article_from_text(article_text, f"eval-{len(articles)}")
             if scorers.featurizer_names:
                 from dataclasses import replace
 
@@ -259,21 +187,12 @@ def score_rows(
 
 
 def rules_confusion(
-    rows: Sequence[dict], all_scores: Sequence[dict[str, float]], rules_path: Path
-) -> dict[str, Any] | None:
-    """What the rules file does with these scores: label x action counts.
+    rows: Sequence[dict], all_scores: Sequence[dict[str, float]], ruleset: RuleSet
+) -> dict[str, Any]:
+    """What the rules do with these scores: label x action counts.
 
     Each row is judged as a first comment by a new author on its own article, with only
     the scores eval computed (rules on other scores do not match)."""
-    from datetime import UTC, datetime
-
-    from moderation.exceptions import RulesError
-    from moderation.policy import ArticleFacts, EvaluationContext, load_rules
-
-    try:
-        ruleset = load_rules(rules_path)
-    except RulesError:
-        return None
     now = datetime.now(UTC)
     history = {q: 0 for q in ruleset.history_queries}
     table: dict[str, dict[str, int]] = {}
@@ -302,11 +221,12 @@ def evaluate(
     scorers: Any = None,
     progress: bool = True,
 ) -> dict[str, Any]:
+    ruleset = load_ruleset(rules_path)  # before the scoring: a broken file fails at once
     labels = [int(row["label"]) for row in rows]
     values, baselines, all_scores = score_rows(
         rows, score, settings=settings, scorers=scorers, progress=progress
     )
-    thresholds = rule_thresholds(rules_path, score) if rules_path else []
+    thresholds = rule_thresholds(ruleset, score)
     auc = roc_auc(labels, values)
     report: dict[str, Any] = {
         "score": score,
@@ -316,8 +236,8 @@ def evaluate(
         "rules_file": str(rules_path) if rules_path else None,
         "thresholds": [threshold_metrics(labels, values, op, v) for op, v in thresholds],
     }
-    if rules_path is not None and rules_path.is_file():
-        report["actions"] = rules_confusion(rows, all_scores, rules_path)
+    if ruleset is not None:
+        report["actions"] = rules_confusion(rows, all_scores, ruleset)
     if not thresholds:
         report["thresholds"] = [threshold_metrics(labels, values, "gte", 0.5)]
         report["note"] = f"no {score} threshold in the rules file; shown at gte 0.5"
@@ -340,7 +260,7 @@ def load_rows(args: argparse.Namespace) -> list[dict]:
             raise ConfigurationError("Name a labelled FILE, or use --offtopic-from-context DIR.")
         rows = []
         for name in args.files:
-            examples: list[Example] = read_examples(
+            examples = read_examples(
                 Path(name),
                 text_column=args.text_column,
                 label_column=args.label_column,
@@ -382,7 +302,8 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _eval(args: argparse.Namespace) -> int:
+def run_eval(args: argparse.Namespace) -> int:
+    """``moderation eval``: print the report (and write it, and the rows, if asked)."""
     from moderation.settings import get_settings
 
     settings = get_settings()
@@ -408,39 +329,3 @@ def _eval(args: argparse.Namespace) -> int:
             for row in rows:
                 handle.write(json.dumps(row) + "\n")
     return 0
-
-
-def add_commands(subparsers: Any) -> None:
-    """Add ``eval`` and ``train`` to the ``moderation`` command."""
-    p = subparsers.add_parser(
-        "eval",
-        help="ROC-AUC, precision and recall of a score on a labelled file",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("files", nargs="*", metavar="FILE", help="CSV, TSV or JSON lines")
-    p.add_argument("--score", default="toxicity", help="score name (default: toxicity)")
-    p.add_argument("--text-column")
-    p.add_argument("--label-column")
-    p.add_argument("--article-column", help="article text (a short first paragraph is its title)")
-    p.add_argument("--parent-column", help="parent comment text, for replies")
-    p.add_argument("--label-map", help="e.g. 'OFF=1,NOT=0'; unmapped labels are skipped")
-    p.add_argument("--limit", type=int, help="evaluate a random sample of N rows")
-    p.add_argument("--sample-seed", type=int, default=DEFAULT_OFFTOPIC_SEED)
-    p.add_argument("--rules", help="rules file for thresholds (default: MODERATION_RULES)")
-    p.add_argument("--toxicity-backend", help="override MODERATION_TOXICITY_BACKEND")
-    p.add_argument("--offtopic-from-context", metavar="DIR", help="build the off-topic set")
-    p.add_argument(
-        "--offtopic-part",
-        choices=OFFTOPIC_PARTS,
-        default="all",
-        help="half of the threads: 'test' was not used to fit the relevance calibration",
-    )
-    p.add_argument("--write-rows", metavar="OUT", help="also write the rows used (JSON lines)")
-    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_eval)
-    add_train_command(subparsers)
-
-
-__all__ = ["add_commands", "evaluate", "offtopic_examples", "rule_thresholds", "threshold_metrics"]

@@ -13,14 +13,12 @@ would if the comment arrived again today.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,24 +27,12 @@ from tqdm import tqdm
 
 from moderation.db.models import Comment, DecidedBy, Decision, utcnow
 from moderation.decisions import rules_context
-from moderation.exceptions import ConfigurationError, RulesError
+from moderation.exceptions import RulesError
+from moderation.offline.datasets import read_labels
 from moderation.policy import RuleSet, load_rules
-from moderation.rule_stats import DEFAULT_RULE, parse_window
-
-__all__ = [
-    "ACTIONS",
-    "BacktestReport",
-    "Change",
-    "Rates",
-    "add_command",
-    "backtest",
-    "read_labels",
-]
+from moderation.rule_stats import DEFAULT_RULE
 
 ACTIONS = ("approve", "reject", "escalate")
-_LABEL_ACTIONS = {"0": "approve", "1": "reject", **{a: a for a in ACTIONS}}
-_ID_KEYS = ("comment_id", "id")
-_LABEL_KEYS = ("action", "expected", "label")
 
 
 @dataclass(frozen=True)
@@ -339,102 +325,11 @@ def _rates(pairs: Iterable[tuple[str, str]]) -> Rates:
     return Rates(judged=judged, automatic=automatic, errors=errors, escalated=escalated)
 
 
-# --- labels file --------------------------------------------------------------------------
+# --- command ---------------------------------------------------------------------------
 
 
-class LabelsError(ConfigurationError):
-    """A labels file cannot be read; the message names the file and line."""
-
-
-def read_labels(path: Path) -> dict[str, str]:
-    """Comment id → right action, from CSV (with a header) or JSONL.
-
-    The id column is ``comment_id`` or ``id``; the answer column ``action``, ``expected`` or
-    ``label``, holding ``approve``/``reject``/``escalate`` or ``0`` (acceptable, should be
-    approved) / ``1`` (violates the policy, should be rejected).
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise LabelsError(f"{path}: cannot read labels: {exc}") from None
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        records: Iterable[tuple[int, Any]] = _jsonl(path, text)
-    else:
-        records = _csv(path, text)
-    labels: dict[str, str] = {}
-    for line, record in records:
-        if not isinstance(record, dict):
-            raise LabelsError(f"{path}:{line}: expected an object, got {type(record).__name__}")
-        cid = next((record[k] for k in _ID_KEYS if record.get(k) not in (None, "")), None)
-        value = next((record[k] for k in _LABEL_KEYS if record.get(k) not in (None, "")), None)
-        if cid is None or value is None:
-            raise LabelsError(
-                f"{path}:{line}: needs a comment id ({' or '.join(_ID_KEYS)}) and an answer "
-                f"({', '.join(_LABEL_KEYS)}); got keys {', '.join(map(str, record)) or 'none'}"
-            )
-        action = _LABEL_ACTIONS.get(str(value).strip().lower())
-        if action is None:
-            raise LabelsError(
-                f"{path}:{line}: answer {value!r} is not one of approve, reject, escalate, 0, 1"
-            )
-        labels[str(cid)] = action
-    return labels
-
-
-def _jsonl(path: Path, text: str) -> Iterable[tuple[int, Any]]:
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LabelsError(f"{path}:{n}: not JSON: {exc.msg}") from None
-
-
-def _csv(path: Path, text: str) -> Iterable[tuple[int, Any]]:
-    reader = csv.DictReader(text.splitlines())
-    for row in reader:
-        yield reader.line_num, {k.strip(): (v or "").strip() for k, v in row.items() if k}
-
-
-# --- command line ---------------------------------------------------------------------------
-
-
-def add_command(rules_commands: argparse._SubParsersAction) -> None:
-    """Add ``backtest`` to the ``moderation rules`` group."""
-    p = rules_commands.add_parser(
-        "backtest",
-        help="replay stored comments (with their stored scores) under a rules file",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("file", type=Path, metavar="FILE", help="the rules file to try")
-    p.add_argument(
-        "--since",
-        type=_window,
-        default=timedelta(days=7),
-        metavar="WINDOW",
-        help="comments received in this window up to now: 24h, 7d, 2w (default 7d)",
-    )
-    p.add_argument(
-        "--labels",
-        type=Path,
-        metavar="FILE",
-        help="right answers (CSV/JSONL: comment id + action or 0/1); "
-        "default: moderators' decisions",
-    )
-    p.add_argument("--json", type=Path, metavar="OUT", help="also write the report as JSON")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.set_defaults(func=_run)
-
-
-def _window(text: str) -> timedelta:
-    try:
-        return parse_window(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _run(args: argparse.Namespace) -> int:
+def run_backtest(args: argparse.Namespace) -> int:
+    """``moderation rules backtest``: print the report (and write it as JSON if asked)."""
     try:
         ruleset = load_rules(args.file)
     except RulesError as exc:

@@ -1,57 +1,21 @@
-"""``moderation train``: reading labelled files, splits, and refitting the toxicity model."""
+"""``moderation train``: the development splits, and refitting the toxicity model."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
+from moderation.cli import build_parser
 from moderation.exceptions import ConfigurationError
-from moderation.training import (
-    _kaggle_text,
-    add_train_command,
-    parse_label_map,
-    read_examples,
-    split,
-)
+from moderation.offline.training import _kaggle_text
 from tests.conftest import shared_data
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    add_train_command(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return args.func(args)
-
-
-def test_read_csv_and_jsonl(tmp_path: Path):
-    csv_file = tmp_path / "a.csv"
-    csv_file.write_text('tweet,subtask_a\n"hello, you",NOT\nidiot,OFF\nmaybe,???\n')
-    examples = read_examples(
-        csv_file, label_column="subtask_a", label_map=parse_label_map("OFF=1,NOT=0")
-    )
-    assert [(e.text, e.label) for e in examples] == [("hello, you", 0), ("idiot", 1)]
-    jsonl = tmp_path / "b.jsonl"
-    jsonl.write_text('{"text": "x", "label": 1}\n\n{"text": "y", "label": 0}\n')
-    assert [e.label for e in read_examples(jsonl)] == [1, 0]
-
-
-def test_missing_column_is_named(tmp_path: Path):
-    data = tmp_path / "a.csv"
-    data.write_text("body,label\nx,1\n")
-    with pytest.raises(ConfigurationError, match="No text column found among body, label"):
-        read_examples(data)
-    with pytest.raises(ConfigurationError, match="--text-column has value 'txt'"):
-        read_examples(data, text_column="txt")
-
-
-def test_split_is_fixed_and_disjoint():
-    items = list(range(100))
-    train, test = split(items, seed=1, test_fraction=0.2)
-    assert len(test) == 20 and not set(train) & set(test)
-    assert split(items, seed=1, test_fraction=0.2) == (train, test)
 
 
 def test_kaggle_escapes_are_decoded():

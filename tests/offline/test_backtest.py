@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from moderation import backtest as bt
 from moderation.db.models import Article, Comment, DecidedBy, Decision, Score, utcnow
 from moderation.decisions import record_decision, rules_context
+from moderation.offline import backtest as bt
 from moderation.policy import load_rules
 from tests.conftest import ROOT
 
@@ -214,20 +214,3 @@ def test_labels_file_and_json_output_from_the_command_line(
                              "error_rate": 0.25, "escalation_rate": 20 / 60}  # fmt: skip
     assert report["new"] == {"judged": 60, "automatic": 60, "errors": 10, "escalated": 0,
                              "error_rate": 10 / 60, "escalation_rate": 0.0}  # fmt: skip
-
-
-def test_read_labels_jsonl_and_errors(tmp_path):
-    good = tmp_path / "labels.jsonl"
-    good.write_text('{"id": "c1", "action": "escalate"}\n\n{"comment_id": "c2", "label": 1}\n')
-    assert bt.read_labels(good) == {"c1": "escalate", "c2": "reject"}
-    bad = tmp_path / "bad.csv"
-    bad.write_text("id,label\nc1,1\nc2,maybe\n")
-    with pytest.raises(bt.LabelsError) as exc:
-        bt.read_labels(bad)
-    assert str(exc.value) == (
-        f"{bad}:3: answer 'maybe' is not one of approve, reject, escalate, 0, 1"
-    )
-    missing = tmp_path / "missing.jsonl"
-    missing.write_text('{"id": "c1"}\n')
-    with pytest.raises(bt.LabelsError, match=r"missing.jsonl:1: needs a comment id"):
-        bt.read_labels(missing)

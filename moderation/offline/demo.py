@@ -1,6 +1,8 @@
 """``moderation demo``: a short foreign-policy story and a dozen comments of our own, sent to
 a running service; prints each comment's scores, decision and reason."""
 
+# ruff: noqa: E501 - the demo's comments read better unwrapped
+
 from __future__ import annotations
 
 import sys

@@ -1,172 +1,43 @@
-"""``moderation train``: refit the offline toxicity model on labelled comments.
+"""Refit the offline toxicity model on labelled comments (``moderation train``).
 
 The model (``moderation/scoring/models/toxicity_tuned.npz``) is MiniLM's top layer fine-tuned
 on the labelled comments, stacked with alt-profanity-check's score (see
 ``moderation.scoring.toxicity_model``); on two CPU cores, 33,000 comments take about 10 minutes.
-Input: CSV, TSV or JSON-lines files with a text column and a 0/1 label column (``--label-map``
-turns other labels into 0/1)::
-
-    moderation train data.csv --text-column text --label-column label
-    moderation train --prepare-splits ../shared/data --out-dir var/splits
-
-``--prepare-splits`` writes fixed-seed train/test splits of the development data (outside the
+``prepare_splits`` writes fixed-seed train/test splits of the development data (outside the
 project), so the test parts stay untouched by training.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import re
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from moderation.exceptions import ConfigurationError
+from moderation.offline.datasets import (
+    DEFAULT_SEED,
+    Example,
+    parse_label_map,
+    read_examples,
+    read_records,
+    split,
+)
 
-DEFAULT_SEED = 20240601
 DEFAULT_TEST_FRACTION = 0.2
 DEFAULT_EPOCHS = 2.0
 """Passes over the fine-tuning part; chosen before looking at any test split, and kept."""
 STACKING_FRACTION = 0.1
 """Share of the training examples held out from fine-tuning to fit the stacking weights."""
 
-TEXT_COLUMNS = ("text", "comment_text", "comment", "tweet", "content", "message")
-LABEL_COLUMNS = ("label", "class", "toxic", "toxicity", "spam")
 
-
-@dataclass
-class Example:
-    text: str
-    label: int
-    article: str | None = None
-    parent: str | None = None
-
-
-# --- reading labelled files ---------------------------------------------------------------
-def read_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a CSV/TSV (header line) or JSON-lines file, as dicts."""
-    if not path.is_file():
-        raise ConfigurationError(f"File {str(path)!r} does not exist.")
-    if path.suffix in {".jsonl", ".ndjson", ".json"}:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise ConfigurationError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-        return
-    csv.field_size_limit(10**8)
-    with path.open(encoding="utf-8", newline="") as handle:
-        sample = handle.read(4096)
-        handle.seek(0)
-        delimiter = "\t" if path.suffix == ".tsv" or sample.count("\t") > sample.count(",") else ","
-        # Tab-separated files (OLID, SMS Spam Collection) do not quote their fields.
-        if delimiter == "\t":
-            yield from csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        else:
-            yield from csv.DictReader(handle)
-
-
-def parse_label_map(spec: str | None) -> dict[str, int] | None:
-    """``'OFF=1,NOT=0'`` -> {'OFF': 1, 'NOT': 0}."""
-    if not spec:
-        return None
-    mapping: dict[str, int] = {}
-    for part in spec.split(","):
-        key, sep, value = part.partition("=")
-        if not sep or value.strip() not in {"0", "1"}:
-            raise ConfigurationError(
-                f"Option --label-map has item {part!r}: expected LABEL=0 or LABEL=1, "
-                "e.g. 'OFF=1,NOT=0'."
-            )
-        mapping[key.strip()] = int(value)
-    return mapping
-
-
-def _pick(columns: Sequence[str], wanted: str | None, candidates: Sequence[str], what: str) -> str:
-    if wanted:
-        if wanted not in columns:
-            raise ConfigurationError(
-                f"Option --{what}-column has value {wanted!r}, which is not a column; "
-                f"columns: {', '.join(columns)}."
-            )
-        return wanted
-    for name in candidates:
-        if name in columns:
-            return name
-    raise ConfigurationError(
-        f"No {what} column found among {', '.join(columns)}; name it with --{what}-column."
-    )
-
-
-def to_label(value: Any, label_map: dict[str, int] | None) -> int | None:
-    """0/1, or None for a label the map leaves out (that row is skipped)."""
-    key = str(value).strip()
-    if label_map is not None:
-        return label_map.get(key)
-    lowered = key.lower()
-    if lowered in {"1", "true", "yes", "spam", "toxic", "off", "1.0"}:
-        return 1
-    if lowered in {"0", "false", "no", "ham", "not", "0.0"}:
-        return 0
-    try:
-        return int(float(key) >= 0.5)
-    except ValueError:
-        raise ConfigurationError(
-            f"Label {key!r} is not 0/1; map labels with --label-map, e.g. '{key}=1'."
-        ) from None
-
-
-def read_examples(
-    path: Path,
-    *,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    article_column: str | None = None,
-    parent_column: str | None = None,
-    label_map: dict[str, int] | None = None,
-) -> list[Example]:
-    examples: list[Example] = []
-    columns: list[str] | None = None
-    text_key = label_key = ""
-    for row in read_rows(path):
-        if columns is None:
-            columns = list(row.keys())
-            text_key = _pick(columns, text_column, TEXT_COLUMNS, "text")
-            label_key = _pick(columns, label_column, LABEL_COLUMNS, "label")
-            for option, wanted in (("article", article_column), ("parent", parent_column)):
-                if wanted and wanted not in columns:
-                    raise ConfigurationError(
-                        f"Option --{option}-column has value {wanted!r}, which is not a "
-                        f"column; columns: {', '.join(columns)}."
-                    )
-        label = to_label(row.get(label_key), label_map)
-        text = row.get(text_key)
-        if label is None or not isinstance(text, str) or not text.strip():
-            continue
-        article = str(row.get(article_column) or "") if article_column else None
-        parent = (row.get(parent_column) or None) if parent_column else None
-        examples.append(Example(text=text, label=label, article=article, parent=parent))
-    return examples
-
-
-# --- development data splits -----------------------------------------------------------
-def split(items: list[Any], *, seed: int, test_fraction: float) -> tuple[list[Any], list[Any]]:
-    order = list(range(len(items)))
-    random.Random(seed).shuffle(order)
-    cut = int(round(len(items) * test_fraction))
-    test = {i for i in order[:cut]}
-    return [x for i, x in enumerate(items) if i not in test], [items[i] for i in sorted(test)]
-
-
+# --- development data splits ---------------------------------------------------------------
 _BYTE_RUN = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|[ntr'\"\\])")
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "'": "'", '"': '"', "\\": "\\"}
@@ -200,10 +71,10 @@ def development_sets(data_dir: Path) -> dict[str, list[Example]]:
     spans_dir = tox / "civil_comments_toxic_spans"
     if (spans_dir / "comments.csv").exists():  # CC0; toxic unless most raters said "not toxic"
         votes: dict[str, list[bool]] = {}
-        for row in read_rows(spans_dir / "annotations.csv"):
+        for _, row in read_records(spans_dir / "annotations.csv"):
             votes.setdefault(row["comment_id"], []).append(row["not toxic"] == "True")
         examples = []
-        for row in read_rows(spans_dir / "comments.csv"):
+        for _, row in read_records(spans_dir / "comments.csv"):
             ticks = votes.get(row["comment_id"])
             if ticks and row["comment_text"].strip():
                 label = int(sum(ticks) * 2 < len(ticks))
@@ -228,7 +99,11 @@ SHIPPABLE = ("davidson", "civil")
 
 
 def prepare_splits(
-    data_dir: Path, out_dir: Path, *, seed: int = DEFAULT_SEED, test_fraction: float = 0.2
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
 ) -> dict[str, dict[str, int]]:
     """Write ``<set>.train.jsonl`` / ``<set>.test.jsonl`` (text, label) for every set found."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -442,8 +317,11 @@ def _pad(states: Sequence[Any], index: Sequence[int]):
 
 
 # --- command --------------------------------------------------------------------------------
-def _train(args: argparse.Namespace) -> int:
+def run_train(args: argparse.Namespace) -> int:
+    """``moderation train``: refit the toxicity model, the relevance calibration
+    (``--fit-relevance``), or write the development splits (``--prepare-splits``)."""
     if args.fit_relevance:
+        from moderation.offline.calibration import fit_relevance_calibration
         from moderation.scoring.relevance import DEFAULT_CALIBRATION_PATH
 
         calibration, metrics = fit_relevance_calibration(Path(args.fit_relevance))
@@ -497,97 +375,3 @@ def _train(args: argparse.Namespace) -> int:
         f"held-out ROC-AUC {json.dumps(model.metadata['held_out_roc_auc'])})"
     )
     return 0
-
-
-def add_train_command(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "train",
-        help="refit the offline toxicity model on labelled comments (CSV/TSV/JSON lines)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("files", nargs="*", metavar="FILE")
-    p.add_argument("--text-column", help=f"default: first of {', '.join(TEXT_COLUMNS)}")
-    p.add_argument("--label-column", help=f"default: first of {', '.join(LABEL_COLUMNS)}")
-    p.add_argument("--label-map", help="e.g. 'OFF=1,NOT=0'; unmapped labels are skipped")
-    p.add_argument("--out", help="where to write the model (default: the shipped one)")
-    p.add_argument(
-        "--epochs", type=float, default=DEFAULT_EPOCHS, help="passes over the training data"
-    )
-    p.add_argument("--limit", type=int, help="train on a random N examples")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--prepare-splits",
-        metavar="DATA_DIR",
-        help="write fixed-seed train/test splits of the development data instead of training",
-    )
-    p.add_argument("--out-dir", default="var/splits", help="with --prepare-splits")
-    p.add_argument(
-        "--fit-relevance",
-        metavar="CONTEXT_DIR",
-        help="refit the relevance calibration on the off-topic set built from CONTEXT_DIR",
-    )
-    p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION)
-    p.set_defaults(func=_train)
-
-
-# --- relevance calibration ------------------------------------------------------------------
-def fit_relevance_calibration(
-    context_dir: Path, *, embedder: Any = None
-) -> tuple[Any, dict[str, Any]]:
-    """Fit the relevance calibration on half the threads of the off-topic set built from
-    ``context_dir`` (see ``moderation.evaluation.offtopic_examples``); report the other half.
-
-    Returns (calibration, metrics)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-
-    from moderation.evaluation import _article_from_text, offtopic_examples
-    from moderation.scoring._embedding import Embedder
-    from moderation.scoring.base import CommentInput
-    from moderation.scoring.relevance import (
-        CALIBRATION_FEATURES,
-        FEATURE_NAMES,
-        RelevanceCalibration,
-        RelevanceScorer,
-    )
-
-    fit_rows = offtopic_examples(context_dir, part="fit")
-    rows = fit_rows + offtopic_examples(context_dir, part="test")
-    scorer = RelevanceScorer(embedder=embedder or Embedder())
-    articles: dict[str, Any] = {}
-    comments = []
-    for index, row in enumerate(rows):
-        if row["article_id"] not in articles:
-            articles[row["article_id"]] = _article_from_text(row["article"], row["article_id"])
-        # Calibrate on the article alone: the parent path reuses the same map.
-        comments.append(
-            CommentInput(
-                id=str(index), text=row["text"], author_id="a", article=articles[row["article_id"]]
-            )
-        )
-    features = np.vstack([item["article"] for item in scorer.features(comments)])
-    labels = np.array([row["label"] for row in rows])
-    is_fit = np.arange(len(rows)) < len(fit_rows)
-    columns = [FEATURE_NAMES.index(name) for name in CALIBRATION_FEATURES]
-    model = LogisticRegression(C=100.0, max_iter=5000)  # four features: barely regularised
-    model.fit(features[is_fit][:, columns], labels[is_fit])
-    calibration = RelevanceCalibration(
-        coef=model.coef_[0].astype(np.float64), intercept=float(model.intercept_[0])
-    )
-    test = ~is_fit
-    metrics = {
-        "fit_rows": int(is_fit.sum()),
-        "test_rows": int(test.sum()),
-        "test_roc_auc_calibrated": round(
-            float(roc_auc_score(labels[test], calibration.predict(features[test]))), 4
-        ),
-        "test_roc_auc_raw_cosine": round(float(roc_auc_score(labels[test], features[test, 0])), 4),
-    }
-    calibration.metadata = {
-        "data": "globe_comments_dev.csv + globe_articles.csv (SFU_Comment_Extractor, MIT)",
-        "command": "moderation train --fit-relevance CONTEXT_DIR",
-        **metrics,
-    }
-    return calibration, metrics

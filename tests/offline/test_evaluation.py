@@ -1,40 +1,41 @@
-"""``moderation eval``: metrics, rules thresholds, and the off-topic set."""
+"""``moderation eval``: metrics, rules thresholds, and what the rules do with the scores."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
 
 import pytest
 
-from moderation.evaluation import (
-    add_commands,
-    offtopic_examples,
-    rule_thresholds,
-    threshold_metrics,
-)
+from moderation.cli import build_parser
+from moderation.exceptions import RulesError
+from moderation.offline.evaluation import rule_thresholds, threshold_metrics
+from moderation.policy import load_rules
 from tests.conftest import shared_data
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 
+# A valid rules file: eval reads thresholds with the rules loader, which refuses rules
+# without an action and a file without a default (the old YAML walk took both).
 RULES = """\
+default: {action: approve}
 rules:
   - id: spam-reject
     when: {score: spam, gte: 0.9}
+    action: reject
   - id: off-topic
     when:
       all:
         - {score: relevance, lt: 0.2}
+    action: escalate
   - id: spam-escalate
     when: {score: spam, gte: 0.6}
+    action: escalate
 """
 
 
@@ -45,6 +46,42 @@ def test_thresholds_are_read_from_the_rules_file(tmp_path: Path):
     assert rule_thresholds(rules, "relevance") == [("lt", 0.2)]
     assert rule_thresholds(rules, "toxicity") == []
     assert rule_thresholds(tmp_path / "missing.yaml", "spam") == []
+    assert rule_thresholds(load_rules(rules), "spam") == [("gte", 0.6), ("gte", 0.9)]
+
+
+def test_thresholds_are_found_at_any_depth_and_between_counts_twice(tmp_path: Path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "default: {action: approve}\n"
+        "rules:\n"
+        "  - id: deep\n"
+        "    when: {any: [{not: {all: [{score: toxicity, gt: 0.7}, {words: [x]}]}}]}\n"
+        "    action: escalate\n"
+        "  - id: band\n"
+        "    when: {score: toxicity, between: [0.3, 0.5]}\n"
+        "    action: escalate\n"
+    )
+    assert rule_thresholds(rules, "toxicity") == [("gte", 0.3), ("lte", 0.5), ("gt", 0.7)]
+
+
+def test_a_broken_rules_file_stops_eval_with_the_loaders_errors(tmp_path: Path):
+    """The old reader took any YAML and swallowed errors; eval now uses the rules loader."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "default: {action: approve}\nrules:\n"
+        "  - {id: spam, when: {score: spam, gte: 1.5}, action: reject}\n"
+    )
+    with pytest.raises(RulesError) as exc:
+        rule_thresholds(rules, "spam")
+    with pytest.raises(RulesError) as from_loader:
+        load_rules(rules)
+    assert exc.value.errors == from_loader.value.errors
+    assert exc.value.errors[0].startswith(f"{rules}:3:")  # file:line:col
+    data = tmp_path / "rows.jsonl"
+    data.write_text('{"text": "hello", "label": 1}\n')
+    with pytest.raises(RulesError) as via_eval:
+        _run(["eval", str(data), "--score", "spam", "--rules", str(rules), "--quiet"])
+    assert via_eval.value.errors == from_loader.value.errors
 
 
 def test_threshold_metrics_for_both_directions():
@@ -128,21 +165,6 @@ def test_bad_label_map_is_named(tmp_path: Path):
     data.write_text("text,label\nhello,1\n")
     with pytest.raises(ConfigurationError, match="--label-map has item 'OFF'"):
         _run(["eval", str(data), "--score", "spam", "--label-map", "OFF"])
-
-
-def test_offtopic_set_from_context():
-    context = shared_data("context")
-    rows = offtopic_examples(context)
-    assert len(rows) % 2 == 0
-    on = [r for r in rows if r["label"] == 1]
-    off = [r for r in rows if r["label"] == 0]
-    assert len(on) == len(off)
-    assert all(
-        a["text"] == b["text"] and a["article_id"] != b["article_id"]
-        for a, b in zip(on, off, strict=True)
-    )
-    assert any(r["parent"] for r in on) and not any(r["parent"] for r in off)
-    assert rows == offtopic_examples(context)  # fixed seed
 
 
 @pytest.mark.slow
