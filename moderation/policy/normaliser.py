@@ -25,6 +25,8 @@ from itertools import groupby
 
 import re2
 
+from moderation.textfeatures import CONFUSABLES, find_contacts, link_domains
+
 __all__ = [
     "TermMatcher",
     "PhraseMatcher",
@@ -34,17 +36,6 @@ __all__ = [
     "normalise_text",
     "url_domains",
 ]
-
-# Letters from other scripts that render like Latin ones (a small, common subset of
-# Unicode's confusables.txt; NFKC leaves these alone).
-_CONFUSABLES = str.maketrans(
-    {
-        "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
-        "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ј": "j", "ԁ": "d",
-        "ɡ": "g", "ո": "n", "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v",
-        "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x",
-    }
-)  # fmt: skip
 
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
@@ -70,14 +61,6 @@ def compile_re2(pattern: str) -> re2._Regexp:
 _WHITESPACE = compile_re2(r"\s+")
 # A chunk of non-space characters, split into leading punctuation, body, trailing punctuation.
 _CHUNK = compile_re2(r"\S+")
-_URL = compile_re2(
-    r"(?i)(?:\bhttps?://[^\s<>\"']+|\bwww\.[^\s<>\"']+"
-    r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|net|org|info|biz|io|co|uk|de|fr|ru|cn|"
-    r"xyz|top|online|site|shop|store|club|me|tv|us|ca|au|in|nl|eu|app|dev|ly|gl|to|ws|cc|"
-    r"link|click|live|pro|win|bid|loan|vip)\b(?:/[^\s<>\"']*)?)"
-)
-_HOST = compile_re2(r"(?i)^(?:https?://)?(?:www\.)?([^/:?#\s]+)")
-_TRAILING_PUNCT = ".,;:!?)]}'\""
 
 
 def normalise_text(text: str) -> str:
@@ -87,7 +70,7 @@ def normalise_text(text: str) -> str:
     text = "".join(
         ch for ch in text if unicodedata.category(ch) not in ("Mn", "Cf") and ch != "\u00ad"
     )
-    text = unicodedata.normalize("NFC", text).translate(_CONFUSABLES)
+    text = unicodedata.normalize("NFC", text).translate(CONFUSABLES)
     return _WHITESPACE.sub(" ", text).strip()
 
 
@@ -182,15 +165,11 @@ class PhraseMatcher:
 
 
 def find_urls(text: str) -> list[str]:
-    """URLs and bare domains (``example.com/x``) in the text, in order."""
-    return [m.group(0).rstrip(_TRAILING_PUNCT) for m in _URL.finditer(normalise_text(text))]
+    """URLs and bare domains (``example.com/x``) in the text, in order, normalised: what
+    ``count: links`` counts (``moderation.textfeatures`` finds them, for the spam scorer too)."""
+    return [normalise_text(link) for link in find_contacts(text).links]
 
 
 def url_domains(urls: Iterable[str]) -> list[str]:
     """Distinct host names of the URLs (``www.`` dropped), in order of first appearance."""
-    hosts: dict[str, None] = {}
-    for url in urls:
-        m = _HOST.search(url)
-        if m:
-            hosts.setdefault(m.group(1).lower().rstrip("."), None)
-    return list(hosts)
+    return link_domains(urls)

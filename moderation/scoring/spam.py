@@ -17,12 +17,12 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis as redis_lib
 
 from moderation.exceptions import QueueUnavailableError
 from moderation.scoring.base import CommentInput, ScoreResult
+from moderation.textfeatures import find_contacts
 
 DEFAULT_DUPLICATE_WINDOW_SECONDS = 24 * 3600
 """How long a posted text is remembered for duplicate detection."""
@@ -32,14 +32,6 @@ DEFAULT_DUPLICATE_MIN_CHARS = 16
 
 DEFAULT_DUPLICATE_KEY_PREFIX = "moderation:spam:dup:"
 
-_URL = re.compile(
-    r"(?:(?:https?://|www\.)[^\s<>\"']+)"
-    r"|(?:\b[a-z0-9][a-z0-9-]{0,62}(?:\.[a-z0-9-]{1,63})*\.(?:com|net|org|info|biz|io|co|ly|me|"
-    r"tv|xyz|top|online|site|club|ru|cn|uk|us|ca|de|in|gl|gg|link|shop|app)\b(?:/[^\s<>\"']*)?)",
-    re.IGNORECASE,
-)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_PHONE = re.compile(r"(?<![\w.])\+?\d(?:[\s().-]?\d){8,14}(?![\w.])")
 _REPEATED = re.compile(r"(\S)\1{4,}")
 _LETTERS = re.compile(r"[^\W\d_]")
 
@@ -200,27 +192,17 @@ class DuplicateTracker:
         return results
 
 
-def domain_of(url: str) -> str:
-    if not re.match(r"^[a-z]+://", url, re.IGNORECASE):
-        url = "http://" + url
-    host = (urlsplit(url).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host
-
-
 def signals(text: str) -> dict[str, Any]:
     """Everything the spam score looks at in the text itself."""
-    emails = _EMAIL.findall(text)
-    without_emails = _EMAIL.sub(" ", text)
-    links = [m.group(0).rstrip(".,;:!?)]}") for m in _URL.finditer(without_emails)]
-    phones = [m.group(0) for m in _PHONE.finditer(without_emails)]
+    contacts = find_contacts(text)
     letters = _LETTERS.findall(text)
     upper = sum(1 for ch in letters if ch.isupper())
     caps_ratio = upper / len(letters) if letters else 0.0
     return {
-        "links": links,
-        "domains": sorted({domain_of(link) for link in links} - {""}),
-        "emails": emails,
-        "phones": phones,
+        "links": contacts.links,
+        "domains": sorted(contacts.domains),
+        "emails": contacts.emails,
+        "phones": contacts.phones,
         "patterns": [name for name, pattern in _PROMOTION if pattern.search(text)],
         "caps_ratio": round(caps_ratio, 3),
         "shouting": len(letters) >= 12 and caps_ratio > 0.7,
