@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from moderation import defaults
 from moderation.exceptions import ConfigurationError
@@ -15,7 +16,8 @@ from moderation.scoring.base import (
     ScoreResult,
 )
 
-SCORER_NAMES = ("toxicity", "relevance", "spam")
+if TYPE_CHECKING:  # imported when first used: it loads torch
+    from moderation.scoring._embedding import Embedder
 
 
 class ScorerSet:
@@ -74,57 +76,100 @@ class ScorerSet:
         }
 
 
+class _Shared:
+    """What the scorers of one process share: one MiniLM load, the Redis client."""
+
+    def __init__(self, settings: Any, redis: Any | None) -> None:
+        self.settings = settings
+        self.redis = redis
+        self._embedder: Embedder | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        from moderation.scoring._embedding import DEFAULT_EMBEDDING_BATCH_SIZE, Embedder
+
+        if self._embedder is None:
+            # One forward pass per scoring batch.
+            batch = max(DEFAULT_EMBEDDING_BATCH_SIZE, self.settings.scoring_batch_size)
+            self._embedder = Embedder(device=self.settings.device, batch_size=batch)
+        return self._embedder
+
+
+@dataclass(frozen=True)
+class ScorerKind:
+    """One entry of :data:`SCORER_KINDS`: how a scorer is built, and which score names it
+    will produce, known without loading a model (None: only the loaded model can tell)."""
+
+    name: str
+    build: Callable[[_Shared], Scorer]
+    labels: Callable[[Any], tuple[str, ...] | None]
+
+
+def _toxicity(shared: _Shared) -> Scorer:
+    if shared.settings.toxicity_backend.strip() == "offline":
+        from moderation.scoring.lexical import OfflineToxicityScorer
+        from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH
+
+        # Without the tuned layer's file, alt-profanity-check decides alone: no MiniLM.
+        embedder = shared.embedder if DEFAULT_MODEL_PATH.exists() else None
+        return OfflineToxicityScorer.from_files(embedder=embedder)
+    from moderation.scoring.detoxify import DetoxifyScorer
+
+    return DetoxifyScorer.from_settings(shared.settings)
+
+
+def _toxicity_labels(settings: Any) -> tuple[str, ...] | None:
+    backend = settings.toxicity_backend.strip()
+    if backend == "offline":
+        return ("toxicity",)
+    from moderation.scoring.detoxify import RELEASED_LABELS, parse_backend
+
+    if settings.detoxify_checkpoint is not None:
+        return None  # a local checkpoint's labels are in the file
+    return tuple(RELEASED_LABELS[parse_backend(backend)])
+
+
+def _relevance(shared: _Shared) -> Scorer:
+    from moderation.scoring.relevance import RelevanceScorer
+
+    return RelevanceScorer(embedder=shared.embedder)
+
+
+def _spam(shared: _Shared) -> Scorer:
+    from moderation.scoring.spam import SpamScorer
+
+    return SpamScorer(redis=shared.redis)
+
+
+SCORER_KINDS: dict[str, ScorerKind] = {
+    kind.name: kind
+    for kind in (
+        ScorerKind("toxicity", _toxicity, _toxicity_labels),
+        ScorerKind("relevance", _relevance, lambda _settings: ("relevance",)),
+        ScorerKind("spam", _spam, lambda _settings: ("spam",)),
+    )
+}
+"""Every scorer a settings file may name, in ``MODERATION_SCORERS``: adding a scorer is one
+entry here (its module imported inside ``build``, so unused models cost nothing)."""
+
+SCORER_NAMES = tuple(SCORER_KINDS)
+
+
 def build_scorers(settings: Any, *, redis: Any | None) -> ScorerSet:
     """The scorers named in ``settings.scorer_names``, each model loaded once.
 
     Call once per worker process: a model load takes seconds. ``redis`` is the client that
     duplicate tracking writes to (None disables it, e.g. for offline evaluation).
     """
-    from moderation.scoring._embedding import DEFAULT_EMBEDDING_BATCH_SIZE, Embedder
-
     names = list(settings.scorer_names)
-    unknown = [name for name in names if name not in SCORER_NAMES]
+    unknown = [name for name in names if name not in SCORER_KINDS]
     if unknown:
         raise ConfigurationError(
             f"Setting MODERATION_SCORERS has value {settings.scorers!r}: unknown scorer "
             f"{', '.join(repr(u) for u in unknown)}; expected names from {', '.join(SCORER_NAMES)}."
         )
-    backend = settings.toxicity_backend.strip()
-    embedder: Embedder | None = None
-
-    def shared_embedder() -> Embedder:
-        nonlocal embedder
-        if embedder is None:
-            # One forward pass per scoring batch.
-            batch = max(DEFAULT_EMBEDDING_BATCH_SIZE, settings.scoring_batch_size)
-            embedder = Embedder(device=settings.device, batch_size=batch)
-        return embedder
-
-    scorers: list[Scorer] = []
-    for name in names:
-        if name == "toxicity":
-            if backend == "offline":
-                from moderation.scoring.lexical import OfflineToxicityScorer
-                from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH
-
-                needs_embedder = DEFAULT_MODEL_PATH.exists()
-                scorers.append(
-                    OfflineToxicityScorer.from_files(
-                        embedder=shared_embedder() if needs_embedder else None
-                    )
-                )
-            else:
-                from moderation.scoring.detoxify import DetoxifyScorer
-
-                scorers.append(DetoxifyScorer.from_settings(settings))
-        elif name == "relevance":
-            from moderation.scoring.relevance import RelevanceScorer
-
-            scorers.append(RelevanceScorer(embedder=shared_embedder()))
-        elif name == "spam":
-            from moderation.scoring.spam import SpamScorer
-
-            scorers.append(SpamScorer(redis=redis))
+    shared = _Shared(settings, redis)
+    scorers = [SCORER_KINDS[name].build(shared) for name in names]
     return ScorerSet(scorers, batch_size=settings.scoring_batch_size)
 
 
@@ -132,16 +177,10 @@ def expected_labels(settings: Any) -> tuple[str, ...] | None:
     """The score names ``build_scorers`` will produce, without loading any model; None when
     only the loaded model can tell (a local Detoxify checkpoint's labels are in the file)."""
     labels: list[str] = []
-    backend = settings.toxicity_backend.strip()
     for name in settings.scorer_names:
-        if name not in SCORER_NAMES:
+        kind = SCORER_KINDS.get(name)
+        produced = kind.labels(settings) if kind is not None else None
+        if produced is None:
             return None
-        if name == "toxicity" and backend != "offline":
-            from moderation.scoring.detoxify import RELEASED_LABELS, parse_backend
-
-            if settings.detoxify_checkpoint is not None:
-                return None
-            labels.extend(RELEASED_LABELS[parse_backend(backend)])
-        else:
-            labels.append(name)
+        labels.extend(produced)
     return tuple(labels)
