@@ -42,6 +42,7 @@ __all__ = [
     "Condition",
     "ConditionModel",
     "Description",
+    "Lists",
     "LoadChecks",
     "Loc",
     "Test",
