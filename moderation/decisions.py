@@ -88,7 +88,7 @@ def record_decision(
     audit.record(
         session,
         actor=actor or decided_by.value,
-        action=f"comment.{action}",
+        action=f"comment.{action.value}",
         subject_type="comment",
         subject_id=comment.id,
         from_state=from_status,
