@@ -1,4 +1,6 @@
-"""The review queue API: listing with cursors, leases, moderators' decisions and overturns."""
+"""The review queue API: listing with cursors, leases, moderators' decisions and overturns.
+
+Service-level tests of the same modules are in tests/reviews/."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from moderation.db import AuditEntry, Comment, DecidedBy, Score
 from moderation.db.models import WebhookDelivery
 from moderation.decisions import record_decision
 from tests.conftest import API_KEYS_SPEC, auth
+from tests.reviews._support import counting, seed_reviews
 
 MOD = auth("moderator")
 BOB_KEY = "bob-moderator-key-0123456789"
@@ -296,28 +299,26 @@ def test_moderator_overturns_an_automatic_decision(api, session_factory):
     assert ("moderator-tester", "review.decide", "claimed", "done") in audits(session_factory, "e1")
 
 
-def test_simultaneous_claims_one_wins(session_factory):
-    import threading
-
-    from moderation import reviews
-    from moderation.exceptions import ClaimedError
-
-    add_comment(session_factory, "c1")
-    barrier = threading.Barrier(4)
-    outcomes: list[str] = []
-
-    def take(name: str) -> None:
-        with session_factory() as s:
-            barrier.wait()
-            try:
-                reviews.claim(session=s, comment_id="c1", moderator=name, lease_seconds=60)
-                outcomes.append("won")
-            except ClaimedError:
-                outcomes.append("409")
-
-    threads = [threading.Thread(target=take, args=(f"m{n}",)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["409", "409", "409", "won"]
+@pytest.mark.parametrize("status", ["open", "claimed", "done"])
+def test_a_page_of_100_reviews_takes_the_queries_of_a_page_of_1(api, session_factory, status):
+    engine = api.app.state.engine
+    params = {"status": status, "limit": 200}
+    seed_reviews(session_factory, 1)
+    assert api.get("/v1/reviews", params=params, headers=MOD).status_code == 200  # connects
+    with counting(engine) as one:
+        r = api.get("/v1/reviews", params=params, headers=MOD)
+    assert [i["comment_id"] for i in r.json()["items"]] == [f"{status[0]}0"]
+    seed_reviews(session_factory, 99, start=1)
+    with counting(engine) as hundred:
+        r = api.get("/v1/reviews", params=params, headers=MOD)
+    items = r.json()["items"]
+    assert len(items) == 100 and {i["status"] for i in items} == {status}
+    assert len({i["author"]["id"] for i in items}) == 7 and any(i["parent"] for i in items)
+    assert all(i["author"]["history"]["approved"] >= 1 for i in items)
+    if status == "claimed":
+        assert {i["claim"]["moderator"] for i in items} == {"m0", "m1", "m2"}
+    if status == "done":
+        assert {i["decision"]["action"] for i in items} == {"approve", "reject"}
+    assert one.count == hundred.count, (one.sql, hundred.sql)
+    # rows, scores, (latest decisions,) author counts, author's recent comments, counters
+    assert hundred.count == (6 if status == "done" else 5), hundred.sql

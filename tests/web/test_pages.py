@@ -1,14 +1,19 @@
-"""The /moderate page over HTTP: sign-in, cookie flags, CSRF, security headers."""
+"""The /moderate page over HTTP: sign-in, cookie flags, CSRF, security headers, and the
+queue the page polls (a moderator's own claims, a fixed number of queries)."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from moderation import reviews
+from moderation.db.models import ReviewClaim, utcnow
 from tests.api.test_reviews import add_comment
 from tests.conftest import API_KEYS
+from tests.reviews._support import counting, seed_reviews
 
 
 @pytest.fixture
@@ -122,3 +127,64 @@ def test_static_files_are_served_and_nothing_else(page):
     assert ".innerHTML" not in js.text and "insertAdjacentHTML" not in js.text
     assert page.get("/moderate/static/..%2Froutes.py").status_code == 404
     assert page.get("/moderate/static/routes.py").status_code == 404
+
+
+def hold(session_factory, cid: str, moderator: str) -> None:
+    with session_factory() as s:
+        reviews.claim(session=s, comment_id=cid, moderator=moderator, lease_seconds=600)
+
+
+@pytest.mark.parametrize("sort", ["priority", "oldest", "toxicity"])
+def test_the_queue_keeps_every_review_the_moderator_holds(page, session_factory, sort):
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    for n in range(150):  # the last three sort last by every order, and are held by me
+        last = n >= 147
+        add_comment(
+            session_factory, f"c{n:03}", priority=0 if last else 1 + n % 3,
+            toxicity=0.1 if last else 0.5 + (n % 5) / 10, at=base + timedelta(minutes=n),
+            author=f"u{n % 9}", article=f"a{n % 4}",
+        )  # fmt: skip
+    # Others hold more than a page of the reviews that sort before mine.
+    with session_factory() as s:
+        until = utcnow() + timedelta(minutes=10)
+        for n in range(110):
+            s.add(ReviewClaim(comment_id=f"c{n:03}", moderator="bob", expires_at=until))
+        s.commit()
+    for cid in ("c147", "c148", "c149"):
+        hold(session_factory, cid, "moderator-tester")
+    sign_in(page)
+    body = page.get("/moderate/queue.json", params={"sort": sort}).json()
+    ids = [i["comment_id"] for i in body["items"]]
+    assert ids[-3:] == ["c147", "c148", "c149"]
+    assert sorted(ids) == [f"c{n:03}" for n in range(110, 150)]  # 37 open and my 3
+    assert {i["claim"]["moderator"] for i in body["items"] if i["claim"]} == {"moderator-tester"}
+    assert [i["status"] for i in body["items"]].count("claimed") == 3
+    with session_factory() as s:
+        open_ones = reviews.list_reviews(s, sort=reviews.Sort(sort), limit=100).items
+    assert ids[:-3] == [r.comment_id for r in open_ones]
+    assert body["counters"] == {"open": 37, "claimed": 113, "decided_today": 0}
+    assert body["moderator"] == "moderator-tester"
+    assert sum(a["escalated"] for a in body["articles"]) == 150
+
+
+def test_the_queue_takes_the_same_queries_for_1_review_as_for_100(page, session_factory):
+    engine = page.app.state.engine
+    seed_reviews(session_factory, 1)
+    hold(session_factory, "o0", "moderator-tester")
+    sign_in(page)
+    assert page.get("/moderate/queue.json").status_code == 200  # connects
+    with counting(engine) as one:
+        small = page.get("/moderate/queue.json").json()
+    assert [i["comment_id"] for i in small["items"]] == ["o0"]
+    seed_reviews(session_factory, 120, start=1)
+    for cid in ("o1", "o2", "o117"):
+        hold(session_factory, cid, "moderator-tester")
+    with counting(engine) as many:
+        big = page.get("/moderate/queue.json").json()
+    assert len(big["items"]) == 104  # the first 100 open ones and my 4
+    assert len({i["author"]["id"] for i in big["items"]}) == 7
+    assert any(i["parent"] for i in big["items"])
+    assert one.count == many.count, (one.sql, many.sql)
+    # rows (with the first open ones as a subquery), scores, author counts, author's recent
+    # comments, counters, articles
+    assert many.count == 6, many.sql

@@ -1,0 +1,66 @@
+"""Moderators' decisions through the one service function every route calls."""
+
+from __future__ import annotations
+
+import pytest
+from rq import Queue
+
+from moderation import reviews
+from moderation.db import Comment
+from moderation.exceptions import AlreadyDecidedError, ClaimedError
+from tests.api.test_reviews import RULES_VERSION, add_comment
+
+
+@pytest.fixture
+def hook_settings(settings):
+    return settings.model_copy(
+        update={"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": "s3cret"}
+    )
+
+
+def decide(session_factory, settings, redis_conn, cid, moderator, action, **kw):
+    with session_factory() as s:
+        d = reviews.apply_moderator_decision(
+            session=s,
+            conn=redis_conn,
+            settings=settings,
+            comment_id=cid,
+            moderator=moderator,
+            action=reviews.ModeratorAction(action),
+            **kw,
+        )
+        return d.action, d.actor, d.rules_version
+
+
+def test_a_review_decision_is_recorded_then_its_webhook_queued(
+    session_factory, hook_settings, redis_conn
+):
+    add_comment(session_factory, "c1")
+    got = decide(session_factory, hook_settings, redis_conn, "c1", "ann", "reject", note="n")
+    assert got == ("reject", "ann", RULES_VERSION)
+    jobs = Queue(hook_settings.webhook_queue, connection=redis_conn).get_jobs()
+    assert [j.func_name for j in jobs] == ["workers.jobs.deliver_webhook"]
+    with pytest.raises(AlreadyDecidedError):
+        decide(session_factory, hook_settings, redis_conn, "c1", "bob", "approve")
+
+
+def test_only_overturning_accepts_an_automatic_decision(session_factory, settings, redis_conn):
+    add_comment(session_factory, "c1", action="approve")
+    with pytest.raises(AlreadyDecidedError):
+        decide(session_factory, settings, redis_conn, "c1", "ann", "reject")
+    got = decide(session_factory, settings, redis_conn, "c1", "ann", "reject", overturning=True)
+    assert got == ("reject", "ann", RULES_VERSION)
+    with session_factory() as s:
+        assert s.get(Comment, "c1").status == "rejected"
+
+
+def test_a_review_someone_else_holds_is_refused(session_factory, settings, redis_conn):
+    add_comment(session_factory, "c1")
+    with session_factory() as s:
+        reviews.claim(session=s, comment_id="c1", moderator="ann", lease_seconds=60)
+    for overturning in (False, True):
+        with pytest.raises(ClaimedError):
+            decide(
+                session_factory, settings, redis_conn, "c1", "bob", "approve",
+                overturning=overturning,
+            )  # fmt: skip
