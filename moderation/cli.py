@@ -23,6 +23,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from moderation.defaults import (
+    DEFAULT_EPOCHS,
+    DEFAULT_LABEL_COLUMNS,
+    DEFAULT_OFFTOPIC_SEED,
+    DEFAULT_SPLIT_SEED,
+    DEFAULT_TEST_FRACTION,
+    DEFAULT_TEXT_COLUMNS,
+    OFFTOPIC_PARTS,
+)
 from moderation.exceptions import ModerationError
 from moderation.settings import get_settings
 
@@ -32,15 +41,6 @@ if TYPE_CHECKING:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-# The offline modules' defaults, repeated so that building the parser imports none of them
-# (tests/test_cli.py checks that they agree).
-DEFAULT_SAMPLE_SEED = 7
-DEFAULT_TRAIN_SEED = 20240601
-DEFAULT_TEST_FRACTION = 0.2
-DEFAULT_EPOCHS = 2.0
-TEXT_COLUMNS = ("text", "comment_text", "comment", "tweet", "content", "message")
-LABEL_COLUMNS = ("label", "class", "toxic", "toxicity", "spam")
-OFFTOPIC_PARTS = ("all", "fit", "test")
 
 EVAL_DESCRIPTION = """\
 Scores a labelled CSV/TSV or JSON-lines file with the active scorers and prints ROC-AUC, and
@@ -243,7 +243,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--parent-column", help="parent comment text, for replies")
     p.add_argument("--label-map", help="e.g. 'OFF=1,NOT=0'; unmapped labels are skipped")
     p.add_argument("--limit", type=int, help="evaluate a random sample of N rows")
-    p.add_argument("--sample-seed", type=int, default=DEFAULT_SAMPLE_SEED)
+    p.add_argument("--sample-seed", type=int, default=DEFAULT_OFFTOPIC_SEED)
     p.add_argument("--rules", help="rules file for thresholds (default: MODERATION_RULES)")
     p.add_argument("--toxicity-backend", help="override MODERATION_TOXICITY_BACKEND")
     p.add_argument("--offtopic-from-context", metavar="DIR", help="build the off-topic set")
@@ -267,15 +267,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="*", metavar="FILE")
-    p.add_argument("--text-column", help=f"default: first of {', '.join(TEXT_COLUMNS)}")
-    p.add_argument("--label-column", help=f"default: first of {', '.join(LABEL_COLUMNS)}")
+    p.add_argument("--text-column", help=f"default: first of {', '.join(DEFAULT_TEXT_COLUMNS)}")
+    p.add_argument("--label-column", help=f"default: first of {', '.join(DEFAULT_LABEL_COLUMNS)}")
     p.add_argument("--label-map", help="e.g. 'OFF=1,NOT=0'; unmapped labels are skipped")
     p.add_argument("--out", help="where to write the model (default: the shipped one)")
     p.add_argument(
         "--epochs", type=float, default=DEFAULT_EPOCHS, help="passes over the training data"
     )
     p.add_argument("--limit", type=int, help="train on a random N examples")
-    p.add_argument("--seed", type=int, default=DEFAULT_TRAIN_SEED)
+    p.add_argument("--seed", type=int, default=DEFAULT_SPLIT_SEED)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--prepare-splits",

@@ -58,3 +58,27 @@ DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 10.0
 
 DEFAULT_WEBHOOK_SWEEP_AFTER_SECONDS = 30.0
 """A pending delivery this far past its due time with no live job is enqueued again."""
+
+
+# --- offline tools (``moderation eval|train``): read by the parser and the tools alike ---
+
+DEFAULT_SPLIT_SEED = 20240601
+"""Seed of every fixed split: the development data's train/test parts, the off-topic halves."""
+
+DEFAULT_OFFTOPIC_SEED = 7
+"""Seed choosing the unrelated article each off-topic example is placed under."""
+
+DEFAULT_TEXT_COLUMNS = ("text", "comment_text", "comment", "tweet", "content", "message")
+"""A labelled file's text column, when not named: the first of these the file has."""
+
+DEFAULT_LABEL_COLUMNS = ("label", "class", "toxic", "toxicity", "spam")
+"""A labelled file's label column, when not named: the first of these the file has."""
+
+OFFTOPIC_PARTS = ("all", "fit", "test")
+"""Halves of the off-topic threads: ``fit`` fitted the relevance calibration, ``test`` did not."""
+
+DEFAULT_TEST_FRACTION = 0.2
+"""Share of each development set held out as its test split by ``train --prepare-splits``."""
+
+DEFAULT_EPOCHS = 2.0
+"""Passes over the fine-tuning part; chosen before looking at any test split, and kept."""

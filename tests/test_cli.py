@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 from moderation import cli
-from moderation.offline import datasets, training
 
 COMMANDS = ("serve", "worker", "db", "demo", "rules", "eval", "train")
 
@@ -30,13 +29,3 @@ def test_building_the_parser_imports_no_offline_tool():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
-
-
-def test_the_parsers_defaults_are_the_offline_modules():
-    assert cli.DEFAULT_TRAIN_SEED == datasets.DEFAULT_SEED
-    assert cli.DEFAULT_SAMPLE_SEED == datasets.DEFAULT_OFFTOPIC_SEED
-    assert cli.TEXT_COLUMNS == datasets.TEXT_COLUMNS
-    assert cli.LABEL_COLUMNS == datasets.LABEL_COLUMNS
-    assert cli.OFFTOPIC_PARTS == datasets.OFFTOPIC_PARTS
-    assert cli.DEFAULT_EPOCHS == training.DEFAULT_EPOCHS
-    assert cli.DEFAULT_TEST_FRACTION == training.DEFAULT_TEST_FRACTION

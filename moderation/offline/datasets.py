@@ -18,21 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moderation.defaults import (
+    DEFAULT_LABEL_COLUMNS,
+    DEFAULT_OFFTOPIC_SEED,
+    DEFAULT_SPLIT_SEED,
+    DEFAULT_TEXT_COLUMNS,
+    OFFTOPIC_PARTS,
+)
 from moderation.exceptions import ConfigurationError, LabelsError
 from moderation.policy import Action
 
 if TYPE_CHECKING:
     from moderation.scoring.base import ArticleInput
 
-DEFAULT_SEED = 20240601
-"""Seed of every fixed split: the development data's train/test parts, the off-topic halves."""
-DEFAULT_OFFTOPIC_SEED = 7
-"""Seed choosing the unrelated article each off-topic example is placed under."""
-
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
-TEXT_COLUMNS = ("text", "comment_text", "comment", "tweet", "content", "message")
-LABEL_COLUMNS = ("label", "class", "toxic", "toxicity", "spam")
-OFFTOPIC_PARTS = ("all", "fit", "test")
 
 
 @dataclass
@@ -152,15 +151,16 @@ def read_examples(
 ) -> list[Example]:
     """The rows with a text and a 0/1 label (after ``label_map``); other rows are skipped.
 
-    Columns default to the first of ``TEXT_COLUMNS`` / ``LABEL_COLUMNS`` the file has."""
+    Columns default to the first of ``DEFAULT_TEXT_COLUMNS`` / ``DEFAULT_LABEL_COLUMNS`` that
+    the file has."""
     examples: list[Example] = []
     columns: list[str] | None = None
     text_key = label_key = ""
     for line, row in read_records(path):
         if columns is None:
             columns = list(row.keys())
-            text_key = _pick(path, columns, text_column, TEXT_COLUMNS, "text")
-            label_key = _pick(path, columns, label_column, LABEL_COLUMNS, "label")
+            text_key = _pick(path, columns, text_column, DEFAULT_TEXT_COLUMNS, "text")
+            label_key = _pick(path, columns, label_column, DEFAULT_LABEL_COLUMNS, "label")
             for option, wanted in (("article", article_column), ("parent", parent_column)):
                 if wanted:
                     _pick(path, columns, wanted, (), option)
@@ -266,7 +266,7 @@ def offtopic_examples(
             )
     if part != "all":
         threads = sorted({row["thread"] for row in rows})
-        fit_threads, _ = split(threads, seed=DEFAULT_SEED, test_fraction=0.5)
+        fit_threads, _ = split(threads, seed=DEFAULT_SPLIT_SEED, test_fraction=0.5)
         keep = set(fit_threads)
         rows = [row for row in rows if (row["thread"] in keep) == (part == "fit")]
     return rows

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from moderation.defaults import DEFAULT_EPOCHS, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION
 from moderation.exceptions import ConfigurationError
 from moderation.offline.datasets import (
-    DEFAULT_SEED,
     Example,
     parse_label_map,
     read_examples,
@@ -30,9 +30,6 @@ from moderation.offline.datasets import (
     split,
 )
 
-DEFAULT_TEST_FRACTION = 0.2
-DEFAULT_EPOCHS = 2.0
-"""Passes over the fine-tuning part; chosen before looking at any test split, and kept."""
 STACKING_FRACTION = 0.1
 """Share of the training examples held out from fine-tuning to fit the stacking weights."""
 
@@ -102,7 +99,7 @@ def prepare_splits(
     data_dir: Path,
     out_dir: Path,
     *,
-    seed: int = DEFAULT_SEED,
+    seed: int = DEFAULT_SPLIT_SEED,
     test_fraction: float = DEFAULT_TEST_FRACTION,
 ) -> dict[str, dict[str, int]]:
     """Write ``<set>.train.jsonl`` / ``<set>.test.jsonl`` (text, label) for every set found."""
@@ -127,7 +124,7 @@ def fit_toxicity_model(
     examples: Sequence[Example],
     *,
     epochs: float = DEFAULT_EPOCHS,
-    seed: int = DEFAULT_SEED,
+    seed: int = DEFAULT_SPLIT_SEED,
     embedder: Any = None,
     progress: bool = True,
     metadata: dict[str, Any] | None = None,
