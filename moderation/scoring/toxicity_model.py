@@ -13,7 +13,8 @@ layer as its difference from the shipped one, each weight matrix in 8-bit intege
 per row, the head, and the three stacking numbers. The rest is the bundled MiniLM, loaded once
 per process. Training rounds the layer to what the file keeps *before* fitting the stack, so
 the stored model is the one that was measured. ``moderation train FILE...`` refits the model
-(see ``moderation.training``); its provenance and held-out figures are in ``docs/scoring.md``.
+(see ``moderation.offline.training``); its provenance and held-out figures are in
+``docs/scoring.md``.
 """
 
 from __future__ import annotations
