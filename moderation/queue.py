@@ -99,7 +99,7 @@ def requeue_orphans(
     conn: redis.Redis,
     lock: str,
     lock_ms: int,
-    rows: Select[tuple[str, str | None]],
+    rows: Select[str, str | None],
     enqueue: Callable[[Session, list[str]], object],
     what: str,
     first: Callable[[], object] | None = None,
