@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_backtest(rules_commands: argparse._SubParsersAction) -> None:
+def _add_backtest(rules_commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = rules_commands.add_parser(
         "backtest",
         help="replay stored comments (with their stored scores) under a rules file",
@@ -228,7 +228,7 @@ def _add_backtest(rules_commands: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_backtest)
 
 
-def _add_eval(sub: argparse._SubParsersAction) -> None:
+def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "eval",
         help="ROC-AUC, precision and recall of a score on a labelled file",
@@ -259,7 +259,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_eval)
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
+def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "train",
         help="refit the offline toxicity model on labelled comments (CSV/TSV/JSON lines)",

@@ -229,7 +229,7 @@ def read_labels(path: Path) -> dict[str, str]:
 # --- the off-topic set ----------------------------------------------------------------------
 def offtopic_examples(
     context_dir: Path, *, seed: int = DEFAULT_OFFTOPIC_SEED, part: str = "all"
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Comments of ``globe_comments_dev.csv`` under their own article (label 1, with the parent
     text for replies) and under a randomly chosen other article (label 0, no parent).
 
@@ -248,7 +248,7 @@ def offtopic_examples(
     texts = {row["comment_id"]: row["comment_text"] for row in comments}
     rng = random.Random(seed)
     others = sorted(articles)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for row in comments:
         own = articles[row["article_id"]]
         other = articles[rng.choice([a for a in others if a != row["article_id"]])]

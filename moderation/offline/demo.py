@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from typing import Any
 
 import httpx
 
@@ -118,7 +119,7 @@ def run_demo(
     return 0 if all(rec["decision"] for _, _, rec in rows) else 1
 
 
-def _print_table(rows: list[tuple[str, str, dict]]) -> None:
+def _print_table(rows: list[tuple[str, str, dict[str, Any]]]) -> None:
     out = sys.stdout
     out.write(
         f"{'kind':<26} {'comment':<46} {'tox':>5} {'rel':>5} {'spam':>5}  {'decision':<9} reason\n"

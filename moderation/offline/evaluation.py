@@ -86,7 +86,9 @@ def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
     return float(roc_auc_score(labels, scores))
 
 
-def threshold_metrics(labels: Sequence[int], scores: Sequence[float], op: str, value: float):
+def threshold_metrics(
+    labels: Sequence[int], scores: Sequence[float], op: str, value: float
+) -> dict[str, Any]:
     """Precision and recall of the rule ``score <op> value`` at finding its class: label 1 for
     ``gt``/``gte`` rules, label 0 for ``lt``/``lte`` rules (e.g. off-topic for relevance)."""
     y = np.asarray(labels)
@@ -119,7 +121,7 @@ def _scorer_name(score: str) -> str:
 
 
 def score_rows(
-    rows: Sequence[dict],
+    rows: Sequence[dict[str, Any]],
     score: str,
     *,
     settings: Any,
@@ -187,7 +189,7 @@ def score_rows(
 
 
 def rules_confusion(
-    rows: Sequence[dict], all_scores: Sequence[dict[str, float]], ruleset: RuleSet
+    rows: Sequence[dict[str, Any]], all_scores: Sequence[dict[str, float]], ruleset: RuleSet
 ) -> dict[str, Any]:
     """What the rules do with these scores: label x action counts.
 
@@ -213,7 +215,7 @@ def rules_confusion(
 
 
 def evaluate(
-    rows: Sequence[dict],
+    rows: Sequence[dict[str, Any]],
     score: str,
     *,
     settings: Any,
@@ -250,7 +252,7 @@ def evaluate(
     return report
 
 
-def load_rows(args: argparse.Namespace) -> list[dict]:
+def load_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.offtopic_from_context:
         rows = offtopic_examples(
             Path(args.offtopic_from_context), seed=args.sample_seed, part=args.offtopic_part

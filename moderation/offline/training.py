@@ -16,9 +16,14 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported inside the functions that need them: they load torch
+    import torch
+
+    from moderation.scoring.toxicity_model import ToxicityModel
 
 from moderation.defaults import DEFAULT_EPOCHS, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION
 from moderation.exceptions import ConfigurationError
@@ -128,7 +133,7 @@ def fit_toxicity_model(
     embedder: Any = None,
     progress: bool = True,
     metadata: dict[str, Any] | None = None,
-):
+) -> ToxicityModel:
     """A :class:`~moderation.scoring.toxicity_model.ToxicityModel` fitted on ``examples``.
 
     1. A tenth of each label's examples (fixed seed) is set aside for stacking.
@@ -288,11 +293,13 @@ def bottom_states_with_progress(
     return states
 
 
-def _length_bucketed_batches(states: Sequence[Any], batch_size: int, rng: random.Random):
+def _length_bucketed_batches(
+    states: Sequence[Any], batch_size: int, rng: random.Random
+) -> list[list[int]]:
     """Shuffled batches of similar lengths (less padding), in a shuffled order."""
     order = list(range(len(states)))
     rng.shuffle(order)
-    batches = []
+    batches: list[list[int]] = []
     for start in range(0, len(order), batch_size * 50):
         chunk = sorted(order[start : start + batch_size * 50], key=lambda i: states[i].shape[0])
         batches += [chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size)]
@@ -300,7 +307,7 @@ def _length_bucketed_batches(states: Sequence[Any], batch_size: int, rng: random
     return batches
 
 
-def _pad(states: Sequence[Any], index: Sequence[int]):
+def _pad(states: Sequence[Any], index: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
     length = max(states[i].shape[0] for i in index)

@@ -22,8 +22,9 @@ __all__ = ["add_commands"]
 
 
 def add_commands(
-    subparsers: argparse._SubParsersAction, build_score_fn: Callable[[], ScoreFn]
-) -> argparse._SubParsersAction:
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    build_score_fn: Callable[[], ScoreFn],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     """Add ``rules check``, ``rules test`` and ``rules diff`` to an argparse subparsers object.
 
     ``build_score_fn()`` returns a ``score_fn`` backed by the real scorers; it is called

@@ -169,7 +169,7 @@ def _condition_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         for key in value:
             if key in CONDITION_TYPES:
-                return key + CONDITION_TAG_SUFFIX
+                return f"{key}{CONDITION_TAG_SUFFIX}"
         return None
     if isinstance(value, ConditionModel):
         return value.key + CONDITION_TAG_SUFFIX

@@ -16,7 +16,7 @@ Order and priority (``rules/README.md`` says the same for operators):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,9 @@ class DefaultAction:
         return cls(spec, template)
 
 
-def _lookup(facts: Facts, rule_id: str | None, matched: Sequence[str]):
+def _lookup(
+    facts: Facts, rule_id: str | None, matched: Sequence[str]
+) -> Callable[[tuple[str, ...]], Any]:
     ctx = facts.ctx
 
     def lookup(path: tuple[str, ...]) -> Any:

@@ -63,7 +63,9 @@ def load_rules_text(
     return _Loader(text, source, base_dir or Path("."), available_scores, ()).load()
 
 
-def _load_path(path: Path, available_scores: Collection[str] | None, stack: tuple[Path, ...]):
+def _load_path(
+    path: Path, available_scores: Collection[str] | None, stack: tuple[Path, ...]
+) -> RuleSet:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -373,7 +375,7 @@ class _Loader:
                 for i, item in enumerate(items):
                     good = _try(model, item)
                     if good is not None:
-                        target.append((i, good))  # type: ignore[arg-type]
+                        target.append((i, good))
         return parts
 
     def _pydantic_error(self, err: Any) -> None:

@@ -71,7 +71,7 @@ def normalise_text(text: str) -> str:
         ch for ch in text if unicodedata.category(ch) not in ("Mn", "Cf") and ch != "\u00ad"
     )
     text = unicodedata.normalize("NFC", text).translate(CONFUSABLES)
-    return _WHITESPACE.sub(" ", text).strip()
+    return str(_WHITESPACE.sub(" ", text)).strip()
 
 
 def _unleet_chunk(chunk: str) -> str:
@@ -90,7 +90,7 @@ def _unleet_chunk(chunk: str) -> str:
 def canonicalise(text: str) -> str:
     """``normalise_text`` plus l33t spelling undone inside words (what word lists match)."""
     text = normalise_text(text)
-    return _CHUNK.sub(lambda m: _unleet_chunk(m.group(0)), text)
+    return str(_CHUNK.sub(lambda m: _unleet_chunk(m.group(0)), text))
 
 
 def _letters_pattern(word: str) -> str:

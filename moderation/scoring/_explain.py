@@ -82,7 +82,8 @@ def occlusion_spans(
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
+    logits: np.ndarray = np.log(p / (1 - p))
+    return logits
 
 
 def _remove(text: str, start: int, end: int) -> str:

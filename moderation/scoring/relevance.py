@@ -167,7 +167,8 @@ class RelevanceCalibration:
         """P(on-topic) for rows of raw features (all of :data:`FEATURE_NAMES`)."""
         selected = np.asarray(features, dtype=np.float64)[:, self._columns]
         z = selected @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+        return p
 
     @classmethod
     def default(cls) -> RelevanceCalibration:
@@ -199,7 +200,9 @@ class RelevanceCalibration:
         path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
-def raw_features(comment: np.ndarray, target: np.ndarray, reference: np.ndarray, words: int):
+def raw_features(
+    comment: np.ndarray, target: np.ndarray, reference: np.ndarray, words: int
+) -> tuple[np.ndarray, int]:
     """Features of one comment embedding against one target (rows: title first, then chunks).
 
     Returns (features, best row index)."""
@@ -326,7 +329,7 @@ class RelevanceScorer:
         return results
 
 
-def _match_evidence(article: ArticleInput, embedding: ArticleEmbedding, row: int) -> dict:
+def _match_evidence(article: ArticleInput, embedding: ArticleEmbedding, row: int) -> dict[str, Any]:
     start, end = (int(v) for v in embedding.offsets[row])
     if start < 0:
         return {"part": "title", "excerpt": article.title[:200]}

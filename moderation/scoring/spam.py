@@ -143,7 +143,9 @@ class DuplicateTracker:
     def key(self, normalised: str) -> str:
         return self.prefix + hashlib.sha256(normalised.encode()).hexdigest()[:32]
 
-    def record(self, comments: Sequence[CommentInput], now: float | None = None) -> list:
+    def record(
+        self, comments: Sequence[CommentInput], now: float | None = None
+    ) -> list[Duplicate | None]:
         """Record each comment and return a :class:`Duplicate` (or None) for each.
 
         Recording is idempotent per comment id, so a re-scored comment is not its own copy."""

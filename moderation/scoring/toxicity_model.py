@@ -50,18 +50,22 @@ _MASKED = -1e4  # additive attention mask for padding, as BERT's own code uses
 
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
+    logits: np.ndarray = np.log(p / (1 - p))
+    return logits
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+    return p
 
 
 def _extended_mask(mask: torch.Tensor) -> torch.Tensor:
     return (1.0 - mask[:, None, None, :].float()) * _MASKED
 
 
-def _run_layers(layers: Iterable[torch.nn.Module], hidden: torch.Tensor, mask: torch.Tensor):
+def _run_layers(
+    layers: Iterable[torch.nn.Module], hidden: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     extended = _extended_mask(mask)
     for layer in layers:
         output = layer(hidden, attention_mask=extended)
@@ -81,7 +85,8 @@ class TunedTop(torch.nn.Module):
         hidden = _run_layers(self.layers, hidden, mask)
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return self.head(pooled).squeeze(-1)
+        logits: torch.Tensor = self.head(pooled).squeeze(-1)
+        return logits
 
     @classmethod
     def from_embedder(cls, embedder: Embedder, first_layer: int) -> TunedTop:
