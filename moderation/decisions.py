@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from moderation import audit, webhooks
 from moderation.db.models import (
-    STATUS_FOR_ACTION,
     Comment,
     CommentStatus,
     DecidedBy,
@@ -20,6 +19,13 @@ from moderation.db.models import (
     utcnow,
 )
 from moderation.policy import Action, ArticleFacts, EvaluationContext, HistoryQuery, RuleSet
+
+STATUS_FOR_ACTION = {
+    Action.APPROVE: CommentStatus.APPROVED,
+    Action.REJECT: CommentStatus.REJECTED,
+    Action.ESCALATE: CommentStatus.ESCALATED,
+}
+"""The status a comment moves to when a decision with that action is recorded."""
 
 HISTORY_STATUS = {
     "approved": CommentStatus.APPROVED.value,

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from moderation import defaults
+from moderation.policy import Action
+from moderation.reviews import ModeratorAction
 
 
 def _no_control_characters(value: str) -> str:
@@ -90,7 +92,7 @@ class ReasonPublic(BaseModel):
 
 
 class DecisionPublic(BaseModel):
-    action: Literal["approve", "reject", "escalate"]
+    action: Action
     decided_by: Literal["rules", "moderator", "system"]
     actor: str | None = None
     reasons: list[ReasonPublic]
@@ -195,7 +197,7 @@ def comment_public(comment: Any) -> CommentPublic:
 
 
 class ModeratorDecisionCreate(Strict):
-    action: Literal["approve", "reject"]
+    action: ModeratorAction
     reason_code: Annotated[str, Field(max_length=100)] | None = None
     note: Annotated[str, Field(max_length=5000)] | None = None
 
@@ -210,7 +212,7 @@ class ClaimPublic(BaseModel):
 class ModeratorDecisionPublic(BaseModel):
     id: int
     comment_id: str
-    action: Literal["approve", "reject", "escalate"]
+    action: Action
     decided_by: Literal["rules", "moderator", "system"]
     actor: str | None
     reasons: list[ReasonPublic]

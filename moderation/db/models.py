@@ -64,13 +64,6 @@ class DecidedBy(str, Enum):
     SYSTEM = "system"
 
 
-STATUS_FOR_ACTION = {
-    "approve": CommentStatus.APPROVED,
-    "reject": CommentStatus.REJECTED,
-    "escalate": CommentStatus.ESCALATED,
-}
-
-
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 

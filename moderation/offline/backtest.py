@@ -29,10 +29,10 @@ from moderation.db.models import Comment, DecidedBy, Decision, utcnow
 from moderation.decisions import rules_context
 from moderation.exceptions import RulesError
 from moderation.offline.datasets import read_labels
-from moderation.policy import RuleSet, load_rules
+from moderation.policy import Action, RuleSet, load_rules
 from moderation.rule_stats import DEFAULT_RULE
 
-ACTIONS = ("approve", "reject", "escalate")
+ACTIONS = tuple(action.value for action in Action)
 
 
 @dataclass(frozen=True)
@@ -317,7 +317,7 @@ def _rates(pairs: Iterable[tuple[str, str]]) -> Rates:
     judged = automatic = errors = escalated = 0
     for action, expected in pairs:
         judged += 1
-        if action == "escalate":
+        if action == Action.ESCALATE:
             escalated += 1
             continue
         automatic += 1

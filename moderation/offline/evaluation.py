@@ -27,7 +27,7 @@ from moderation.offline.datasets import (
     parse_label_map,
     read_examples,
 )
-from moderation.policy import ArticleFacts, EvaluationContext, RuleSet, load_rules
+from moderation.policy import Action, ArticleFacts, EvaluationContext, RuleSet, load_rules
 
 BASELINES = {"toxicity": ("lexical", "alt-profanity-check"), "relevance": ("cosine", "raw cosine")}
 """Evidence fields holding a baseline for a score: (field, what it is)."""
@@ -297,9 +297,10 @@ def format_report(report: dict[str, Any]) -> str:
     actions = report.get("actions")
     if actions:
         lines.append(f"  rules' actions on these scores (rules {actions['rules_version'][:12]}):")
-        lines.append(f"    {'label':>5}  {'approve':>8} {'escalate':>8} {'reject':>8}")
+        order = [a.value for a in (Action.APPROVE, Action.ESCALATE, Action.REJECT)]
+        lines.append(f"    {'label':>5}  " + " ".join(f"{a:>8}" for a in order))
         for label, counts in sorted(actions["by_label"].items()):
-            cells = " ".join(f"{counts.get(a, 0):>8}" for a in ("approve", "escalate", "reject"))
+            cells = " ".join(f"{counts.get(a, 0):>8}" for a in order)
             lines.append(f"    {label:>5}  {cells}")
     return "\n".join(lines)
 

@@ -17,14 +17,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from moderation import audit, webhooks
 from moderation.db.models import (
-    STATUS_FOR_ACTION,
     Comment,
-    CommentStatus,
     DecidedBy,
     Decision,
     ReviewClaim,
 )
-from moderation.decisions import record_decision
+from moderation.decisions import STATUS_FOR_ACTION, record_decision
 from moderation.exceptions import AlreadyDecidedError, ConflictError, NotFoundError
 from moderation.policy import Action
 from moderation.reviews.leases import ESCALATED, FINAL, claim, escalated_comment
@@ -34,6 +32,9 @@ from moderation.settings import Settings
 class ModeratorAction(str, Enum):  # noqa: UP042 - the actions a moderator may take
     APPROVE = Action.APPROVE.value
     REJECT = Action.REJECT.value
+
+
+_PAST_TENSE = {ModeratorAction.APPROVE: "approved", ModeratorAction.REJECT: "rejected"}
 
 
 def apply_moderator_decision(
@@ -188,14 +189,13 @@ def overturn(
 
 
 def _status_of(action: ModeratorAction) -> str:
-    status: CommentStatus = STATUS_FOR_ACTION[action.value]
-    return status.value
+    return STATUS_FOR_ACTION[Action(action.value)].value
 
 
 def _moderator_reasons(
     moderator: str, action: ModeratorAction, reason_code: str | None
 ) -> list[dict[str, str]]:
-    message = f"{action.value}d by moderator {moderator}"
+    message = f"{_PAST_TENSE[action]} by moderator {moderator}"
     if reason_code:
         message += f" ({reason_code})"
     return [{"rule": "moderator", "message": message}]

@@ -255,7 +255,7 @@ def decide_from_page(
         settings=settings,
         comment_id=comment_id,
         moderator=web.principal.name,
-        action=reviews.ModeratorAction(decision_in.action),
+        action=decision_in.action,
         reason_code=decision_in.reason_code,
         note=decision_in.note,
     )

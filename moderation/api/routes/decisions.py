@@ -41,7 +41,7 @@ def create_decision(
         settings=settings,
         comment_id=comment_id,
         moderator=principal.name,
-        action=reviews.ModeratorAction(decision_in.action),
+        action=decision_in.action,
         reason_code=decision_in.reason_code,
         note=decision_in.note,
         overturning=True,

@@ -109,7 +109,7 @@ def create_review_decision(
         settings=settings,
         comment_id=comment_id,
         moderator=principal.name,
-        action=reviews.ModeratorAction(decision_in.action),
+        action=decision_in.action,
         reason_code=decision_in.reason_code,
         note=decision_in.note,
     )
