@@ -1,13 +1,9 @@
-"""Replay stored comments under another rules file, with the scores they were given (no
-re-scoring), and compare with what the rules decided at the time.
+"""``moderation rules backtest``: stored comments replayed under another rules file, with the
+scores they were given (no re-scoring), compared with what the rules decided at the time.
+What the report holds is the command's help (``BACKTEST_DESCRIPTION`` in ``moderation.cli``).
 
-"Current" is each comment's latest automatic decision (``decided_by = rules``). Where the
-right answer is known (a moderator's latest decision, or a labels file) the report also
-gives, old vs new, the error rate of automatic decisions (approve/reject that differ from
-the right answer) and the escalation rate.
-
-History conditions count the author's other comments by their status now, as the worker
-would if the comment arrived again today.
+History conditions count the author's other comments by their status now, not as they stood
+when each comment was decided.
 """
 
 from __future__ import annotations
