@@ -96,10 +96,6 @@ def development_sets(data_dir: Path) -> dict[str, list[Example]]:
     return sets
 
 
-SHIPPABLE = ("davidson", "civil")
-"""Development sets whose licence allows shipping weights trained on them (MIT, CC0)."""
-
-
 def prepare_splits(
     data_dir: Path,
     out_dir: Path,

@@ -42,8 +42,6 @@ _LEET = str.maketrans(
      "@": "a", "$": "s", "!": "i", "|": "i", "€": "e"}
 )  # fmt: skip
 
-_LEET_SYMBOLS = "@$!|€"
-
 
 def compile_re2(pattern: str) -> re2._Regexp:
     """Compile with RE2, raising ``ValueError`` with RE2's message when it cannot."""

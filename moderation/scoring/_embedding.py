@@ -84,6 +84,3 @@ class Embedder:
             convert_to_numpy=True,
         )
         return np.asarray(vectors, dtype=np.float32)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.tokenize(text))
