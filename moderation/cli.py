@@ -2,7 +2,7 @@
 
   serve                     the API, workers and (by default) an embedded Redis
   worker                    one scoring worker
-  db upgrade                apply the database migrations
+  db upgrade|revision       apply the database migrations; draft the next one
   rules check|test|diff     validate, test and compare rules files
   rules backtest            replay stored comments under another rules file
   eval                      how well a score separates labelled comments
@@ -117,6 +117,14 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_revision(args: argparse.Namespace) -> int:
+    from moderation.db.migrate import draft_revision
+
+    path = draft_revision(args.message)
+    print(f"wrote {path}: read it, then test it (tests/db/test_migrations.py)")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from moderation.offline.demo import run_demo
 
@@ -162,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moderation",
         description="The comment-moderation service and its tools.",
-        epilog="Groups: db upgrade; rules check|test|diff|backtest. "
+        epilog="Groups: db upgrade|revision; rules check|test|diff|backtest. "
         "'moderation COMMAND --help' describes one command.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -184,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = db.add_parser("upgrade", help="apply Alembic migrations")
     p.add_argument("revision", nargs="?", default="head")
     p.set_defaults(func=_db_upgrade)
+    p = db.add_parser(
+        "revision", help="draft the next migration from what the models add to the schema"
+    )
+    p.add_argument("message", help="what the migration does, e.g. 'add comment language'")
+    p.set_defaults(func=_db_revision)
 
     p = sub.add_parser("demo", help="send a demo article and comments to a running service")
     p.add_argument("--url", default=None, help="default: http://HOST:PORT from settings")

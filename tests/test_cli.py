@@ -15,7 +15,7 @@ def test_help_lists_every_command():
     help_text = parser.format_help()
     for command in COMMANDS:
         assert f"\n    {command} " in help_text, command
-    assert "db upgrade; rules check|test|diff|backtest" in help_text
+    assert "db upgrade|revision; rules check|test|diff|backtest" in help_text
     for argv in (["eval", "f.csv"], ["train", "f.csv"], ["rules", "backtest", "r.yaml"]):
         assert callable(parser.parse_args(argv).func)
 
