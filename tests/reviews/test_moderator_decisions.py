@@ -64,3 +64,14 @@ def test_a_review_someone_else_holds_is_refused(session_factory, settings, redis
                 session_factory, settings, redis_conn, "c1", "bob", "approve",
                 overturning=overturning,
             )  # fmt: skip
+
+
+@pytest.mark.parametrize(("action", "said"), [("approve", "approved"), ("reject", "rejected")])
+def test_the_reason_says_what_the_moderator_did(
+    session_factory, settings, redis_conn, action, said
+):
+    add_comment(session_factory, "c1")
+    decide(session_factory, settings, redis_conn, "c1", "ann", action, reason_code="off-topic")
+    with session_factory() as s:
+        (reason,) = s.get(Comment, "c1").decisions[-1].reasons
+    assert reason == {"rule": "moderator", "message": f"{said} by moderator ann (off-topic)"}
