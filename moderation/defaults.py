@@ -10,7 +10,15 @@ DEFAULT_WORKERS = 1
 """Worker processes started by ``moderation serve``; each loads the models once (~0.5 GB)."""
 
 DEFAULT_QUEUE = "moderation"
-"""RQ queue that scoring jobs go to."""
+"""RQ queue of the live lane: single comments and small batches are scored from here first."""
+
+DEFAULT_BULK_QUEUE_SUFFIX = "-bulk"
+"""The bulk lane is the live queue's name plus this (``moderation-bulk``): large backfills
+wait there, so a comment posted during an import is scored before the rest of the import."""
+
+DEFAULT_LIVE_BATCH_LIMIT = 64
+"""Requests of at most this many comments (2 scoring jobs) go to the live lane; larger ones
+go to the bulk lane."""
 
 DEFAULT_WEBHOOK_QUEUE = "webhooks"
 """RQ queue for deliveries to the publisher, so a slow publisher never delays scoring."""

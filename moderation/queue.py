@@ -31,8 +31,15 @@ SWEEP_LOCK = "moderation:sweeper:lock"
 LIVE_JOB_STATUSES = {b"queued", b"started", b"scheduled", b"deferred"}
 
 
-def scoring_queue(conn: redis.Redis, settings: Settings) -> Queue:
-    return Queue(settings.queue, connection=conn, default_timeout=settings.job_timeout)
+def scoring_queue(conn: redis.Redis, settings: Settings, *, bulk: bool = False) -> Queue:
+    """The live lane (single comments, small batches) or, with ``bulk``, the bulk lane."""
+    name = settings.effective_bulk_queue if bulk else settings.queue
+    return Queue(name, connection=conn, default_timeout=settings.job_timeout)
+
+
+def scoring_queues(conn: redis.Redis, settings: Settings) -> list[Queue]:
+    """Both scoring lanes, live first: the order a worker takes jobs in."""
+    return [scoring_queue(conn, settings), scoring_queue(conn, settings, bulk=True)]
 
 
 def enqueue_scoring(
@@ -41,38 +48,54 @@ def enqueue_scoring(
     conn: redis.Redis,
     settings: Settings,
     comment_ids: Sequence[str],
+    bulk: bool | None = None,
 ) -> list[str]:
     """Enqueue committed comments in jobs of ``scoring_batch_size`` ids; returns job ids.
 
-    Raises ``QueueUnavailableError`` when Redis cannot be reached; the comments stay
-    pending and the sweeper picks them up.
+    Up to ``live_batch_limit`` comments go to the live lane, more to the bulk lane (or as
+    ``bulk`` says). All jobs go to Redis in one round trip and the comments' ``job_id`` are
+    written in one transaction. Raises ``QueueUnavailableError`` when Redis cannot be
+    reached; the comments stay pending and the sweeper picks them up.
     """
-    queue = scoring_queue(conn, settings)
+    if not comment_ids:
+        return []
+    if bulk is None:
+        bulk = len(comment_ids) > settings.live_batch_limit
+    queue = scoring_queue(conn, settings, bulk=bulk)
     size = settings.scoring_batch_size
-    job_ids: list[str] = []
-    for start in range(0, len(comment_ids), size):
-        chunk = list(comment_ids[start : start + size])
-        job_id = f"score-{uuid.uuid4().hex}"
-        try:
-            queue.enqueue(
-                SCORE_JOB,
-                chunk,
-                job_id=job_id,
-                job_timeout=settings.job_timeout,
-                result_ttl=3600,
-                failure_ttl=7 * 24 * 3600,
-                retry=Retry(max=2, interval=[2, 10]),
-                description=f"score {len(chunk)} comment(s)",
-            )
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise QueueUnavailableError(f"Redis is unreachable: {exc}") from exc
-        session.execute(
-            update(Comment)
-            .where(Comment.id.in_(chunk), Comment.status == CommentStatus.PENDING.value)
-            .values(job_id=job_id, enqueued_at=utcnow())
+    chunks = [list(comment_ids[i : i + size]) for i in range(0, len(comment_ids), size)]
+    job_ids = [f"score-{uuid.uuid4().hex}" for _ in chunks]
+    try:
+        queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    SCORE_JOB,
+                    (chunk,),
+                    job_id=job_id,
+                    timeout=settings.job_timeout,
+                    result_ttl=3600,
+                    failure_ttl=7 * 24 * 3600,
+                    retry=Retry(max=2, interval=[2, 10]),
+                    description=f"score {len(chunk)} comment(s)",
+                )
+                for chunk, job_id in zip(chunks, job_ids, strict=True)
+            ]
         )
-        session.commit()
-        job_ids.append(job_id)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise QueueUnavailableError(f"Redis is unreachable: {exc}") from exc
+    now = utcnow()
+    # One executemany (an UPDATE per comment, still only where the comment is pending).
+    session.execute(
+        update(Comment)
+        .where(Comment.status == CommentStatus.PENDING.value)
+        .execution_options(synchronize_session=False),
+        [
+            {"id": cid, "job_id": job_id, "enqueued_at": now}
+            for chunk, job_id in zip(chunks, job_ids, strict=True)
+            for cid in chunk
+        ],
+    )
+    session.commit()
     return job_ids
 
 
@@ -144,5 +167,10 @@ def sweep_pending(
         ),
         what="pending comment(s)",
         # Jobs of a worker that died mid-job are moved to the failed registry here.
-        first=StartedJobRegistry(queue=scoring_queue(conn, settings)).cleanup,
+        first=lambda: _cleanup_started(scoring_queues(conn, settings)),
     )
+
+
+def _cleanup_started(queues: Sequence[Queue]) -> None:
+    for queue in queues:
+        StartedJobRegistry(queue=queue).cleanup()

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=defaults.DEFAULT_MAX_BATCH_ITEMS, gt=0)
 
     queue: str = defaults.DEFAULT_QUEUE
+    bulk_queue: str | None = Field(
+        default=None,
+        description="RQ queue of large batches; unset: QUEUE plus '-bulk' (moderation-bulk).",
+    )
+    live_batch_limit: int = Field(default=defaults.DEFAULT_LIVE_BATCH_LIMIT, ge=0)
     job_timeout: int = Field(default=defaults.DEFAULT_JOB_TIMEOUT, gt=0)
     scoring_batch_size: int = Field(default=defaults.DEFAULT_SCORING_BATCH_SIZE, gt=0)
     sweep_after_seconds: float = Field(default=defaults.DEFAULT_SWEEP_AFTER_SECONDS, ge=0)
@@ -72,6 +77,10 @@ class Settings(BaseSettings):
     @property
     def scorer_names(self) -> list[str]:
         return [s.strip() for s in self.scorers.split(",") if s.strip()]
+
+    @property
+    def effective_bulk_queue(self) -> str:
+        return self.bulk_queue or f"{self.queue}{defaults.DEFAULT_BULK_QUEUE_SUFFIX}"
 
     @property
     def effective_database_url(self) -> str:

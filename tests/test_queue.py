@@ -10,7 +10,7 @@ from rq.job import Job
 from moderation.articles import upsert_article
 from moderation.comments import NewComment, create_comment
 from moderation.db import Comment, utcnow
-from moderation.queue import SWEEP_LOCK, enqueue_scoring, sweep_pending
+from moderation.queue import SWEEP_LOCK, enqueue_scoring, sweep_pending, without_live_job
 
 
 def add(session_factory, cid):
@@ -72,3 +72,60 @@ def test_decided_comments_are_not_swept(settings, session_factory, redis_conn):
         s.get(Comment, "c1").status = "approved"
         s.commit()
     assert sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings) == 0
+
+
+def test_sweeps_lost_jobs_of_the_bulk_lane_too(settings, session_factory, redis_conn):
+    for cid in ("bulk-lost", "bulk-live"):
+        add(session_factory, cid)
+    with session_factory() as s:
+        for cid in ("bulk-lost", "bulk-live"):
+            enqueue_scoring(
+                session=s, conn=redis_conn, settings=settings, comment_ids=[cid], bulk=True
+            )
+        lost_job = s.get(Comment, "bulk-lost").job_id
+    bulk = Queue(settings.effective_bulk_queue, connection=redis_conn)
+    assert len(bulk.get_job_ids()) == 2 and Queue(settings.queue, connection=redis_conn).is_empty()
+    redis_conn.delete(Job.key_for(lost_job))
+    age(session_factory)
+    assert sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings) == 1
+    with session_factory() as s:
+        assert s.get(Comment, "bulk-lost").job_id != lost_job
+
+
+def test_a_dead_workers_started_jobs_are_failed_and_swept_in_both_lanes(
+    settings, session_factory, redis_conn
+):
+    from rq.executions import Execution
+
+    for cid in ("live-c", "bulk-c"):
+        add(session_factory, cid)
+    with session_factory() as s:
+        enqueue_scoring(session=s, conn=redis_conn, settings=settings, comment_ids=["live-c"])
+        enqueue_scoring(
+            session=s, conn=redis_conn, settings=settings, comment_ids=["bulk-c"], bulk=True
+        )
+        old_jobs = {cid: s.get(Comment, cid).job_id for cid in ("live-c", "bulk-c")}
+    for name in (settings.queue, settings.effective_bulk_queue):
+        queue = Queue(name, connection=redis_conn)
+        job = queue.fetch_job(queue.pop_job_id())
+        # As a worker that started the job and then died: its execution expired long ago.
+        with redis_conn.pipeline() as pipe:
+            Execution.create(job, ttl=1, pipeline=pipe)
+            job.prepare_for_execution("dead-worker", pipeline=pipe)
+            pipe.execute()
+        registry = queue.started_job_registry
+        for member in redis_conn.zrange(registry.key, 0, -1):
+            redis_conn.zadd(registry.key, {member: 1})
+    age(session_factory)
+    sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings)
+    # The started registry of each lane was cleaned: the abandoned job is retried (it had
+    # retries left) in its own lane, so each comment has a live job once more.
+    for cid, name in (("live-c", settings.queue), ("bulk-c", settings.effective_bulk_queue)):
+        job = Job.fetch(old_jobs[cid], connection=redis_conn)
+        assert job.get_status() == "scheduled", cid
+        queue = Queue(name, connection=redis_conn)
+        assert job.id in queue.scheduled_job_registry.get_job_ids(), cid
+        assert job.id not in queue.started_job_registry.get_job_ids(), cid
+    with session_factory() as s:
+        rows = [(cid, s.get(Comment, cid).job_id) for cid in old_jobs]
+    assert without_live_job(redis_conn, rows) == []

@@ -53,7 +53,12 @@ def comment_audits(session_factory) -> int:
 
 
 def queued(settings, redis_conn) -> list[str]:
-    return Queue(settings.queue, connection=redis_conn).get_job_ids()
+    """Job ids in both scoring lanes."""
+    return [
+        job_id
+        for name in (settings.queue, settings.effective_bulk_queue)
+        for job_id in Queue(name, connection=redis_conn).get_job_ids()
+    ]
 
 
 def test_accepted_comment_is_stored_pending_and_its_id_queued(
@@ -250,8 +255,32 @@ def test_batch_is_chunked_into_jobs(client, article, settings, redis_conn):
     items = [comment(id=f"k{i}") for i in range(70)]
     r = client.post("/v1/comments/batch", json={"comments": items}, headers=PUB)
     assert r.json()["accepted"] == 70
-    jobs = Queue(settings.queue, connection=redis_conn).get_jobs()
+    # Over live_batch_limit (64): the whole batch waits in the bulk lane.
+    assert Queue(settings.queue, connection=redis_conn).get_jobs() == []
+    jobs = Queue(settings.effective_bulk_queue, connection=redis_conn).get_jobs()
     assert [len(j.args[0]) for j in jobs] == [32, 32, 6]
+
+
+def test_small_batches_and_single_comments_go_to_the_live_lane(
+    client, article, settings, redis_conn, session_factory
+):
+    assert settings.live_batch_limit == 64
+    client.post("/v1/comments", json=comment(id="single"), headers=PUB)
+    small = [comment(id=f"s{i}") for i in range(64)]
+    r = client.post("/v1/comments/batch", json={"comments": small}, headers=PUB)
+    assert r.status_code == 202
+    large = [comment(id=f"l{i}") for i in range(65)]
+    r = client.post("/v1/comments/batch", json={"comments": large}, headers=PUB)
+    assert r.status_code == 202
+    live = Queue(settings.queue, connection=redis_conn).get_jobs()
+    bulk = Queue(settings.effective_bulk_queue, connection=redis_conn).get_jobs()
+    assert [j.args[0] for j in live][0] == ["single"]
+    assert sorted(i for j in live[1:] for i in j.args[0]) == sorted(f"s{i}" for i in range(64))
+    assert sorted(i for j in bulk for i in j.args[0]) == sorted(f"l{i}" for i in range(65))
+    with session_factory() as s:  # each comment names its job, whichever the lane
+        jobs = {j.id: set(j.args[0]) for j in [*live, *bulk]}
+        for row in s.scalars(select(Comment)):
+            assert row.job_id is not None and row.id in jobs[row.job_id], row.id
 
 
 def test_batch_over_1000_items_is_refused(client, article, session_factory, settings, redis_conn):
