@@ -3,6 +3,12 @@
 RQ's default ``Worker`` forks a child per job, which would load the models again for every
 job; ``SimpleWorker`` runs jobs in this process, so scorers are loaded once and kept. A
 maintenance thread sweeps pending comments that have no live job and watches the rules file.
+
+Queues are taken in order: the live scoring lane, webhooks, then the bulk lane. When the
+worker takes a scoring job it also takes the jobs queued behind it in the same lane, right
+now and without waiting, up to ``scoring_batch_size`` comments, and scores them in one pass;
+then each job runs as RQ runs it (finding its comments decided, it only returns), so every
+job ends finished or failed in RQ's registries as usual.
 """
 
 from __future__ import annotations
@@ -10,20 +16,99 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
+from typing import Any
 
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
+from rq.worker import WorkerStatus
 
 from moderation.connections import connect, resolve_redis_url
-from moderation.queue import scoring_queue, sweep_pending
+from moderation.queue import SCORE_JOB, scoring_queues, sweep_pending
 from moderation.settings import Settings, get_settings
 from moderation.webhooks import sweep_deliveries, webhook_queue
-from workers.runtime import Runtime, set_runtime
+from workers.jobs import process_comments
+from workers.runtime import Runtime, get_runtime, set_runtime
 
 log = logging.getLogger(__name__)
 
+SCORING_PASSES_KEY = "moderation:stats:scoring-passes"
+"""Hash of ``passes`` (scoring passes the workers ran), ``jobs`` (scoring jobs those passes
+covered) and ``comments``: ``jobs`` over ``passes`` is how many jobs a pass merged."""
+
 
 class ModerationWorker(SimpleWorker):
-    """Runs jobs in the worker process itself so that models stay loaded between jobs."""
+    """Runs jobs in the worker process itself so that models stay loaded between jobs, and
+    scores the scoring jobs queued together in one pass."""
+
+    def __init__(
+        self, queues: Sequence[Queue], *, settings: Settings | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(queues, **kwargs)
+        self.settings = settings or get_settings()
+        self.scoring_queue_names = {q.name for q in scoring_queues(self.connection, self.settings)}
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        if job.func_name != SCORE_JOB or queue.name not in self.scoring_queue_names:
+            super().execute_job(job, queue)
+            return
+        # Each job is marked started (an execution in the lane's StartedJobRegistry) as soon
+        # as it is taken, so if this process dies the registry cleanup fails or retries it
+        # and the sweeper finds its comments again.
+        taken = [(job, self._start(job))]
+        room = self.settings.scoring_batch_size - len(job.args[0])
+        while room > 0:
+            extra = self._take_next(queue, room)
+            if extra is None:
+                break
+            taken.append((extra, self._start(extra)))
+            room -= len(extra.args[0])
+        if len(taken) > 1:
+            self._score_together([j for j, _ in taken])
+        self._count_pass(taken)
+        for each, execution in taken:
+            self.perform_job(each, queue, execution)
+        self.set_state(WorkerStatus.IDLE)
+
+    def _start(self, job: Job) -> Execution:
+        execution = self.prepare_execution(job)
+        self.prepare_job_execution(job)
+        return execution
+
+    def _take_next(self, queue: Queue, room: int) -> Job | None:
+        """The next scoring job of ``queue`` if one is queued now and fits in ``room``."""
+        while True:
+            raw = self.connection.lpop(queue.key)  # Queue.pop_job_id fails on an empty queue
+            if raw is None:
+                return None
+            job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            try:
+                job = Job.fetch(job_id, connection=self.connection)
+            except NoSuchJobError:
+                continue  # deleted while queued, as RQ's own dequeue skips it
+            if job.func_name == SCORE_JOB and len(job.args[0]) <= room:
+                return job
+            queue.push_job_id(job_id, at_front=True)  # back where it was, for the next pass
+            return None
+
+    def _score_together(self, jobs: list[Job]) -> None:
+        ids = list(dict.fromkeys(cid for job in jobs for cid in job.args[0]))
+        timeout = max(job.timeout or self.settings.job_timeout for job in jobs)
+        try:
+            with self.death_penalty_class(timeout, JobTimeoutException, job_id=jobs[0].id):
+                process_comments(get_runtime(), ids)
+        except Exception:  # noqa: BLE001 - each job then runs, fails and retries on its own
+            log.exception("scoring %d jobs together failed; running them one by one", len(jobs))
+
+    def _count_pass(self, taken: list[tuple[Job, Execution]]) -> None:
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.hincrby(SCORING_PASSES_KEY, "passes", 1)
+            pipe.hincrby(SCORING_PASSES_KEY, "jobs", len(taken))
+            pipe.hincrby(SCORING_PASSES_KEY, "comments", sum(len(j.args[0]) for j, _ in taken))
+            pipe.execute()
 
 
 class Maintenance(threading.Thread):
@@ -65,10 +150,12 @@ def run_worker(
     set_runtime(runtime)
     maintenance = Maintenance(runtime)
     maintenance.start()
+    live, bulk = scoring_queues(runtime.redis, settings)
     worker = ModerationWorker(
-        [scoring_queue(runtime.redis, settings), webhook_queue(runtime.redis, settings)],
+        [live, webhook_queue(runtime.redis, settings), bulk],
         connection=runtime.redis,
         name=name,
+        settings=settings,
     )
     try:
         return worker.work(burst=burst, logging_level="INFO", with_scheduler=True)

@@ -1,0 +1,140 @@
+"""The worker process's loop in-process (burst mode): lanes in order, queued scoring jobs
+merged into one pass, every job finished in RQ's registries, and what a crash leaves."""
+
+from __future__ import annotations
+
+import pytest
+from rq.job import Job
+from rq.registry import FinishedJobRegistry
+
+from moderation.articles import upsert_article
+from moderation.comments import NewComment, create_comment
+from moderation.db import Comment
+from moderation.queue import enqueue_scoring, scoring_queues, sweep_pending, without_live_job
+from moderation.webhooks import webhook_queue
+from workers import worker as worker_module
+from workers.runtime import Runtime, set_runtime
+from workers.worker import SCORING_PASSES_KEY, ModerationWorker
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def runtime(settings, redis_conn):
+    rt = Runtime.build(settings, redis_conn=redis_conn)
+    set_runtime(rt)
+    yield rt
+    set_runtime(None)
+    rt.engine.dispose()
+
+
+def post(rt: Runtime, ids: list[str], *, bulk: bool | None = None) -> list[str]:
+    """Store comments and enqueue them as the API does: one job per call."""
+    with rt.session_factory() as s:
+        upsert_article(session=s, article_id="a1", title="Bus lanes", body="Main Street.")
+        for cid in ids:
+            create_comment(
+                session=s,
+                new=NewComment(id=cid, article_id="a1", text=f"Bus lanes {cid}.", author_id="u"),
+            )
+        s.commit()
+        return enqueue_scoring(
+            session=s, conn=rt.redis, settings=rt.settings, comment_ids=ids, bulk=bulk
+        )
+
+
+def work(rt: Runtime) -> None:
+    live, bulk = scoring_queues(rt.redis, rt.settings)
+    queues = [live, webhook_queue(rt.redis, rt.settings), bulk]
+    ModerationWorker(queues, connection=rt.redis, settings=rt.settings).work(burst=True)
+
+
+def passes(rt: Runtime) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in rt.redis.hgetall(SCORING_PASSES_KEY).items()}
+
+
+def statuses(rt: Runtime) -> dict[str, str]:
+    with rt.session_factory() as s:
+        return {c.id: c.status for c in s.query(Comment)}
+
+
+def test_single_posts_queued_together_are_scored_in_one_pass(runtime):
+    jobs = [job for i in range(8) for job in post(runtime, [f"c{i}"])]
+    assert len(jobs) == 8
+    work(runtime)
+    assert set(statuses(runtime).values()) == {"approved"}
+    assert passes(runtime) == {"passes": 1, "jobs": 8, "comments": 8}
+    live = scoring_queues(runtime.redis, runtime.settings)[0]
+    finished = FinishedJobRegistry(queue=live).get_job_ids()
+    for job_id in jobs:  # each job ran as RQ runs it and ended finished, none left started
+        assert Job.fetch(job_id, connection=runtime.redis).get_status() == "finished"
+        assert job_id in finished
+    assert live.started_job_registry.get_job_ids() == []
+    # A quiet period: the next comment is scored on its own, at once.
+    post(runtime, ["alone"])
+    work(runtime)
+    assert statuses(runtime)["alone"] == "approved"
+    assert passes(runtime) == {"passes": 2, "jobs": 9, "comments": 9}
+
+
+def test_a_pass_holds_at_most_scoring_batch_size_comments(runtime):
+    runtime.settings.scoring_batch_size = 4
+    post(runtime, ["a"])
+    post(runtime, ["b"])
+    post(runtime, ["c", "d", "e"])  # does not fit beside a and b: waits for the next pass
+    post(runtime, ["f"])
+    work(runtime)
+    assert set(statuses(runtime).values()) == {"approved"}
+    assert passes(runtime) == {"passes": 2, "jobs": 4, "comments": 6}
+
+
+def test_the_live_lane_goes_first_and_lanes_are_not_merged(runtime):
+    post(runtime, [f"bulk{i}" for i in range(3)], bulk=True)
+    post(runtime, ["live"])
+    order: list[list[str]] = []
+    real = worker_module.process_comments
+
+    def recording(rt, ids):
+        order.append(list(ids))
+        return real(rt, ids)
+
+    worker_module.process_comments = recording
+    try:
+        work(runtime)
+    finally:
+        worker_module.process_comments = real
+    assert set(statuses(runtime).values()) == {"approved"}
+    # Two passes (not merged across lanes), the live comment first.
+    assert passes(runtime) == {"passes": 2, "jobs": 2, "comments": 4}
+    with runtime.session_factory() as s:
+        decided = {c.id: c.decided_at for c in s.query(Comment)}
+    assert all(decided["live"] < decided[f"bulk{i}"] for i in range(3))
+
+
+def test_a_worker_that_dies_mid_pass_leaves_its_jobs_to_the_sweeper(runtime, monkeypatch):
+    jobs = [job for i in range(3) for job in post(runtime, [f"c{i}"])]
+
+    def die(rt, ids):
+        raise SystemExit("killed mid-pass")  # escapes the worker, as a crash would
+
+    monkeypatch.setattr(worker_module, "process_comments", die)
+    with pytest.raises(SystemExit):
+        work(runtime)
+    live = scoring_queues(runtime.redis, runtime.settings)[0]
+    assert live.is_empty()  # all three were taken...
+    for job_id in jobs:  # ...and each is registered as started, not left looking queued
+        assert Job.fetch(job_id, connection=runtime.redis).get_status() == "started"
+        assert job_id in live.started_job_registry.get_job_ids()
+    # Once the dead worker's executions expire, the sweep's registry cleanup retries the jobs,
+    # so every pending comment has a live job again.
+    registry = live.started_job_registry
+    for member in runtime.redis.zrange(registry.key, 0, -1):
+        runtime.redis.zadd(registry.key, {member: 1})
+    runtime.settings.sweep_after_seconds = 0
+    sweep_pending(session_factory=runtime.session_factory, conn=runtime.redis,
+                  settings=runtime.settings)  # fmt: skip
+    with runtime.session_factory() as s:
+        rows = [(c.id, c.job_id) for c in s.query(Comment)]
+    assert {cid for cid, _ in rows} == {"c0", "c1", "c2"}
+    assert without_live_job(runtime.redis, rows) == []
+    assert all(Job.fetch(j, connection=runtime.redis).get_status() != "started" for j in jobs)
