@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from benchmarks.client import BenchmarkError  # noqa: E402
-from benchmarks.corpus import SHARED_DATA, length_quantiles, real_texts  # noqa: E402
+from benchmarks.corpus import SHARED_DATA, length_quantiles, mix, real_texts  # noqa: E402
 from benchmarks.report import JSON_PATH, PNG_PATH, draw_png, format_table, write_json  # noqa: E402
 from benchmarks.suite import Options, run_suite  # noqa: E402
 
@@ -62,8 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.print_length_quantiles:
-        from benchmarks.corpus import mix
-
         data_dir = args.data_dir or SHARED_DATA
         print(length_quantiles(mix(real_texts(data_dir))))
         return 0
