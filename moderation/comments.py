@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from moderation import audit
-from moderation.db.models import Article, Comment, CommentStatus, utcnow
+from moderation.db.models import Article, AuditEntry, Comment, CommentStatus, utcnow
 from moderation.exceptions import ConflictError, NotFoundError, UnknownReferenceError
 from moderation.hashing import content_hash
 
@@ -52,19 +52,81 @@ def get_comment(session: Session, comment_id: str) -> Comment:
     return comment
 
 
-def create_comment(*, session: Session, new: NewComment) -> tuple[Comment, bool]:
-    """Store a pending comment; returns ``(comment, created)``.
+Created = tuple[Comment, bool]
+"""``(comment, created)``: the stored comment, and whether this call stored it."""
 
-    The same id with the same content is a retry and returns the stored comment;
-    the same id with other content is a ``ConflictError``. Nothing is written on error.
+
+def create_comments(
+    *, session: Session, news: Sequence[NewComment]
+) -> list[Created | UnknownReferenceError | ConflictError]:
+    """Store pending comments, each accepted or refused on its own, in a fixed number of
+    statements: one read of the ids and parents already stored, one of the articles, one
+    flush of the new rows. The result at each position is ``(comment, created)`` as from
+    ``create_comment``, or the error that refused that item; an item may name a comment
+    stored earlier in the same call as its parent or as a retry.
+
+    If another request stores one of the ids between the read and the flush, the work is
+    rolled back and redone item by item (``create_comment`` in a savepoint each).
     """
-    existing = load_comment(session, new.id)
-    if existing is not None:
-        return _check_same(existing, new), False
-    if session.get(Article, new.article_id) is None:
+    if not news:
+        return []
+    wanted = {n.id for n in news} | {n.parent_id for n in news if n.parent_id is not None}
+    known = {c.id: c for c in session.scalars(select(Comment).where(Comment.id.in_(wanted)))}
+    articles = set(
+        session.scalars(select(Article.id).where(Article.id.in_({n.article_id for n in news})))
+    )
+    results: list[Created | UnknownReferenceError | ConflictError] = []
+    now = utcnow()
+    created_any = False
+    for new in news:
+        existing = known.get(new.id)
+        try:
+            if existing is not None:
+                results.append((_check_same(existing, new), False))
+                continue
+            _check_references(new, articles, known.get(new.parent_id) if new.parent_id else None)
+        except (UnknownReferenceError, ConflictError) as exc:
+            results.append(exc)
+            continue
+        comment = _new_row(session, new, now)
+        known[new.id] = comment
+        results.append((comment, True))
+        created_any = True
+    if not created_any:
+        return results
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return [_create_one_in_savepoint(session, new) for new in news]
+    # One executemany: ORM rows with generated ids would be inserted one by one on SQLite.
+    session.execute(
+        insert(AuditEntry),
+        [
+            {"at": now, "actor": "publisher", "action": "comment.received",
+             "subject_type": "comment", "subject_id": r[0].id,
+             "to_state": CommentStatus.PENDING.value}
+            for r in results
+            if isinstance(r, tuple) and r[1]
+        ],
+    )  # fmt: skip
+    return results
+
+
+def _create_one_in_savepoint(
+    session: Session, new: NewComment
+) -> Created | UnknownReferenceError | ConflictError:
+    try:
+        with session.begin_nested():
+            return create_comment(session=session, new=new)
+    except (UnknownReferenceError, ConflictError) as exc:
+        return exc
+
+
+def _check_references(new: NewComment, articles: set[str], parent: Comment | None) -> None:
+    if new.article_id not in articles:
         raise UnknownReferenceError("article", new.article_id, "article_id")
     if new.parent_id is not None:
-        parent = session.get(Comment, new.parent_id)
         if parent is None:
             raise UnknownReferenceError("parent comment", new.parent_id, "parent_id")
         if parent.article_id != new.article_id:
@@ -72,7 +134,11 @@ def create_comment(*, session: Session, new: NewComment) -> tuple[Comment, bool]
                 f"parent_id: comment {new.parent_id!r} belongs to article "
                 f"{parent.article_id!r}, not {new.article_id!r}"
             )
-    now = utcnow()
+
+
+def _new_row(
+    session: Session, new: NewComment, now: datetime, *, audit_row: bool = True
+) -> Comment:
     comment = Comment(
         id=new.id,
         article_id=new.article_id,
@@ -89,6 +155,23 @@ def create_comment(*, session: Session, new: NewComment) -> tuple[Comment, bool]
         decisions=[],
     )
     session.add(comment)
+    return comment
+
+
+def create_comment(*, session: Session, new: NewComment) -> tuple[Comment, bool]:
+    """Store a pending comment; returns ``(comment, created)``.
+
+    The same id with the same content is a retry and returns the stored comment;
+    the same id with other content is a ``ConflictError``. Nothing is written on error.
+    """
+    existing = session.get(Comment, new.id)
+    if existing is not None:
+        return _check_same(existing, new), False
+    if session.get(Article, new.article_id) is None:
+        raise UnknownReferenceError("article", new.article_id, "article_id")
+    parent = session.get(Comment, new.parent_id) if new.parent_id is not None else None
+    _check_references(new, {new.article_id}, parent)
+    comment = _new_row(session, new, utcnow())
     audit.record(
         session,
         actor="publisher",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from rq import Queue
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from moderation.db import AuditEntry, Comment
 from tests.conftest import auth
@@ -307,3 +307,49 @@ def test_batch_between_the_single_and_batch_limits_is_accepted(client, article):
     items = [comment(id=f"k{i}", text="word " * 1000) for i in range(300)]  # ~1.5 MB
     r = client.post("/v1/comments/batch", json={"comments": items}, headers=PUB)
     assert r.status_code == 202 and r.json()["accepted"] == 300
+
+
+# --- database round trips --------------------------------------------------------------
+
+
+def statements_for(client, call) -> list[str]:
+    engine = client.app.state.session_factory.kw["bind"]
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return seen
+
+
+def test_a_batch_costs_the_same_statements_for_1_or_300_comments(client, article, session_factory):
+    def batch(prefix, n):
+        items = [comment(id=f"{prefix}{i}", author={"id": f"u{i % 7}"}) for i in range(n)]
+        items += [comment(id=f"{prefix}r{i}", parent_id=f"{prefix}{i}") for i in range(min(n, 3))]
+        r = client.post("/v1/comments/batch", json={"comments": items}, headers=PUB)
+        assert r.status_code == 202 and r.json()["failed"] == 0, r.text
+
+    one = statements_for(client, lambda: batch("a", 1))
+    many = statements_for(client, lambda: batch("b", 300))
+    assert len(one) == len(many) <= 10, many
+    assert stored_comments(session_factory) == 1 + 1 + 300 + 3
+    assert comment_audits(session_factory) == stored_comments(session_factory)
+
+
+def test_a_batch_retried_whole_reports_duplicates_and_conflicts_in_order(client, article):
+    items = [comment(id=f"d{i}") for i in range(5)]
+    assert (
+        client.post("/v1/comments/batch", json={"comments": items}, headers=PUB).json()["accepted"]
+        == 5
+    )
+    items[2] = comment(id="d2", text="changed")
+    body = client.post("/v1/comments/batch", json={"comments": items}, headers=PUB).json()
+    assert [r["result"] for r in body["results"]] == ["duplicate"] * 2 + ["error"] + [
+        "duplicate"
+    ] * 2
+    assert body["results"][2]["status_code"] == 409

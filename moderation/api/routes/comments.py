@@ -29,6 +29,7 @@ from moderation.api.schemas import (
 from moderation.comments import (
     NewComment,
     create_comment,
+    create_comments,
     get_comment,
     load_comments,
 )
@@ -138,8 +139,8 @@ def create_comments_batch(
                 }
             ],
         )
-    results: list[BatchItemResult] = []
-    accepted: list[str] = []
+    results: dict[int, BatchItemResult] = {}
+    valid: list[tuple[int, str | None, NewComment]] = []
     for index, raw in enumerate(batch.comments):
         raw_id = raw.get("id") if isinstance(raw, dict) else None
         item_id = raw_id if isinstance(raw_id, str) else None
@@ -150,52 +151,51 @@ def create_comments_batch(
             for f in fields:  # an error about the item as a whole
                 if f["field"] == "body":
                     f["field"] = f"comments.{index}"
-            results.append(_item_error(index, item_id, 422, "validation_error", fields))
+            results[index] = _item_error(index, item_id, 422, "validation_error", fields)
             continue
         errors = _length_errors(comment_in, settings)
         if errors:
-            results.append(_item_error(index, item_id, 422, "validation_error", errors))
+            results[index] = _item_error(index, item_id, 422, "validation_error", errors)
             continue
-        try:
-            with session.begin_nested():
-                comment, created = create_comment(session=session, new=_new(comment_in))
-        except UnknownReferenceError as exc:
-            msg = f"{exc.kind} {exc.ident!r} does not exist"
-            results.append(
-                _item_error(
-                    index,
-                    item_id,
-                    422,
-                    "validation_error",
-                    [{"field": exc.field, "message": msg, "type": "unknown_reference"}],
-                )
+        valid.append((index, item_id, _new(comment_in)))
+    accepted: list[str] = []
+    outcomes = create_comments(session=session, news=[item[2] for item in valid])
+    for (index, item_id, _new_item), outcome in zip(valid, outcomes, strict=True):
+        if isinstance(outcome, UnknownReferenceError):
+            msg = f"{outcome.kind} {outcome.ident!r} does not exist"
+            results[index] = _item_error(
+                index,
+                item_id,
+                422,
+                "validation_error",
+                [{"field": outcome.field, "message": msg, "type": "unknown_reference"}],
             )
             continue
-        except ConflictError as exc:
-            results.append(_item_error(index, item_id, 409, "conflict", [], str(exc)))
+        if isinstance(outcome, ConflictError):
+            results[index] = _item_error(index, item_id, 409, "conflict", [], str(outcome))
             continue
+        comment, created = outcome
         if created:
             accepted.append(comment.id)
-        results.append(
-            BatchItemResult(
-                index=index,
-                id=comment.id,
-                result="accepted" if created else "duplicate",
-                status_code=202 if created else 200,
-            )
+        results[index] = BatchItemResult(
+            index=index,
+            id=comment.id,
+            result="accepted" if created else "duplicate",
+            status_code=202 if created else 200,
         )
     session.commit()
     _enqueue(session, redis_conn, settings, accepted)
     session.expire_all()
-    stored = load_comments(session, [r.id for r in results if r.result != "error" and r.id])
-    for item in results:
+    ordered = [results[index] for index in range(len(batch.comments))]
+    stored = load_comments(session, [r.id for r in ordered if r.result != "error" and r.id])
+    for item in ordered:
         if item.result != "error" and item.id is not None:
             item.comment = comment_public(stored[item.id])
     return BatchResult(
-        accepted=sum(r.result == "accepted" for r in results),
-        duplicates=sum(r.result == "duplicate" for r in results),
-        failed=sum(r.result == "error" for r in results),
-        results=results,
+        accepted=sum(r.result == "accepted" for r in ordered),
+        duplicates=sum(r.result == "duplicate" for r in ordered),
+        failed=sum(r.result == "error" for r in ordered),
+        results=ordered,
     )
 
 
