@@ -23,6 +23,14 @@ go to the bulk lane."""
 DEFAULT_WEBHOOK_QUEUE = "webhooks"
 """RQ queue for deliveries to the publisher, so a slow publisher never delays scoring."""
 
+DEFAULT_EXPLAIN_QUEUE = "explain"
+"""RQ queue of ``explain_comments`` jobs: the evidence spans (a re-score per word) computed
+after the decision, served after the live lane and webhooks, so no decision waits for them."""
+
+DEFAULT_TORCH_THREADS = 0
+"""Torch threads per worker; 0: the machine's cores divided by ``WORKERS`` (at least one),
+so workers on one machine do not fight over the same cores."""
+
 DEFAULT_MAX_COMMENT_CHARS = 10_000
 
 DEFAULT_MAX_ID_CHARS = 200

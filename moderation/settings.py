@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     detoxify_checkpoint: Path | None = None
     detoxify_config_dir: Path | None = None
     device: str = Field(default="cpu", pattern="^(cpu|cuda(:[0-9]+)?)$")
+    torch_threads: int = Field(
+        default=defaults.DEFAULT_TORCH_THREADS,
+        ge=0,
+        description="Torch threads per worker; 0: cores // WORKERS (at least 1).",
+    )
+    explain_queue: str = defaults.DEFAULT_EXPLAIN_QUEUE
 
     webhook_url: str | None = None
     webhook_secret: str | None = None
