@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, selectinload
 from tqdm import tqdm
 
 from moderation.db.models import Comment, DecidedBy, Decision, utcnow
-from moderation.decisions import rules_context
+from moderation.decisions import author_histories, rules_context
 from moderation.exceptions import RulesError
 from moderation.offline.datasets import read_labels
-from moderation.policy import Action, RuleSet, load_rules
+from moderation.policy import Action, HistoryQuery, RuleSet, load_rules
 from moderation.rule_stats import DEFAULT_RULE
 
 ACTIONS = tuple(action.value for action in Action)
@@ -253,41 +253,63 @@ def backtest(
     with tqdm(
         total=total, desc="backtest", unit="comment", file=sys.stderr, disable=not progress
     ) as bar:
-        for decision in session.scalars(stmt):
-            bar.update(1)
-            comment = decision.comment
-            if not comment.scores:
-                skipped["without stored scores"] += 1
-                continue
-            verdict = ruleset.evaluate(rules_context(session, comment, ruleset))
-            old_action, new_action = decision.action, verdict.action.value
-            old_rule = decision.rule or DEFAULT_RULE
-            new_rule = verdict.rule or DEFAULT_RULE
-            report.replayed += 1
-            report.current_versions[decision.rules_version or "unknown"] += 1
-            report.table.setdefault(old_action, Counter())[new_action] += 1
-            expected = truth.get(comment.id)
-            if old_action != new_action:
-                report.changes.append(
-                    Change(
-                        comment_id=comment.id,
-                        text=comment.text,
-                        old_action=old_action,
-                        old_rule=old_rule,
-                        new_action=new_action,
-                        new_rule=new_rule,
-                        expected=expected,
-                    )
-                )
-            if expected is not None:
-                old_judged.append((old_action, expected))
-                new_judged.append((new_action, expected))
+        for part in session.scalars(stmt).partitions():
+            bar.update(len(part))
+            with_scores = [d.comment for d in part if d.comment.scores]
+            skipped["without stored scores"] += len(part) - len(with_scores)
+            # The authors' history counts of a partition's comments in one query.
+            histories = author_histories(session, with_scores, ruleset.history_queries)
+            for decision in part:
+                comment = decision.comment
+                if comment.id not in histories:
+                    continue
+                _replay(report, ruleset, session, decision, histories[comment.id], truth,
+                        old_judged, new_judged)  # fmt: skip
+    if skipped["without stored scores"] == 0:
+        del skipped["without stored scores"]
     report.skipped = dict(skipped)
     if truth:
         report.truth = truth_source
         report.old = _rates(old_judged)
         report.new = _rates(new_judged)
     return report
+
+
+def _replay(
+    report: BacktestReport,
+    ruleset: RuleSet,
+    session: Session,
+    decision: Decision,
+    history: Mapping[HistoryQuery, int],
+    truth: Mapping[str, str],
+    old_judged: list[tuple[str, str]],
+    new_judged: list[tuple[str, str]],
+) -> None:
+    """One comment decided again, its outcome added to ``report`` and the judged lists."""
+    comment = decision.comment
+    verdict = ruleset.evaluate(rules_context(session, comment, ruleset, history=history))
+    old_action, new_action = decision.action, verdict.action.value
+    old_rule = decision.rule or DEFAULT_RULE
+    new_rule = verdict.rule or DEFAULT_RULE
+    report.replayed += 1
+    report.current_versions[decision.rules_version or "unknown"] += 1
+    report.table.setdefault(old_action, Counter())[new_action] += 1
+    expected = truth.get(comment.id)
+    if old_action != new_action:
+        report.changes.append(
+            Change(
+                comment_id=comment.id,
+                text=comment.text,
+                old_action=old_action,
+                old_rule=old_rule,
+                new_action=new_action,
+                new_rule=new_rule,
+                expected=expected,
+            )
+        )
+    if expected is not None:
+        old_judged.append((old_action, expected))
+        new_judged.append((new_action, expected))
 
 
 def _moderator_answers(
