@@ -4,7 +4,8 @@ RQ's default ``Worker`` forks a child per job, which would load the models again
 job; ``SimpleWorker`` runs jobs in this process, so scorers are loaded once and kept. A
 maintenance thread sweeps pending comments that have no live job and watches the rules file.
 
-Queues are taken in order: the live scoring lane, webhooks, then the bulk lane. When the
+Queues are taken in order: the live scoring lane, webhooks, the bulk lane, then the explain
+queue (evidence spans, computed after the decision). When the
 worker takes a scoring job it also takes the jobs queued behind it in the same lane, right
 now and without waiting, up to ``scoring_batch_size`` comments, and scores them in one pass;
 then each job runs as RQ runs it (finding its comments decided, it only returns), so every
@@ -151,8 +152,10 @@ def run_worker(
     maintenance = Maintenance(runtime)
     maintenance.start()
     live, bulk = scoring_queues(runtime.redis, settings)
+    # Lowest last: evidence spans are computed after the decisions, when nothing else waits.
+    explain = Queue(settings.explain_queue, connection=runtime.redis)
     worker = ModerationWorker(
-        [live, webhook_queue(runtime.redis, settings), bulk],
+        [live, webhook_queue(runtime.redis, settings), bulk, explain],
         connection=runtime.redis,
         name=name,
         settings=settings,
