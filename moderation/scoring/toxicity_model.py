@@ -23,7 +23,7 @@ import copy
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import torch
 
 from moderation.exceptions import ModelUnavailableError
 from moderation.scoring._embedding import Embedder
+from moderation.scoring._embedding import run_layers as _run_layers
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "toxicity_tuned.npz"
@@ -45,7 +46,6 @@ DEFAULT_TUNED_LAYERS = 1
 """How many of MiniLM's top layers are fine-tuned (the rest stay as shipped and are shared)."""
 
 _EPS = 1e-6
-_MASKED = -1e4  # additive attention mask for padding, as BERT's own code uses
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -57,20 +57,6 @@ def logit(p: np.ndarray) -> np.ndarray:
 def sigmoid(z: np.ndarray) -> np.ndarray:
     p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
     return p
-
-
-def _extended_mask(mask: torch.Tensor) -> torch.Tensor:
-    return (1.0 - mask[:, None, None, :].float()) * _MASKED
-
-
-def _run_layers(
-    layers: Iterable[torch.nn.Module], hidden: torch.Tensor, mask: torch.Tensor
-) -> torch.Tensor:
-    extended = _extended_mask(mask)
-    for layer in layers:
-        output = layer(hidden, attention_mask=extended)
-        hidden = output[0] if isinstance(output, tuple) else output
-    return hidden
 
 
 class TunedTop(torch.nn.Module):
@@ -166,6 +152,17 @@ def round_to_file(top: TunedTop, embedder: Embedder, first_layer: int) -> None:
             tensor.copy_(_decode(base[name], _encode(tensor, base[name])).to(tensor.dtype))
 
 
+def pad_states(states: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tokens, hidden) tensors as one zero-padded batch and its token mask."""
+    width = max(int(state.shape[0]) for state in states)
+    hidden = states[0].new_zeros((len(states), width, int(states[0].shape[1])))
+    mask = torch.zeros((len(states), width), dtype=torch.long, device=states[0].device)
+    for i, state in enumerate(states):
+        hidden[i, : state.shape[0]] = state
+        mask[i, : state.shape[0]] = 1
+    return hidden, mask
+
+
 def length_order(texts: Sequence[str]) -> list[int]:
     """Indices by text length, so a batch pads little."""
     return sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -190,19 +187,17 @@ class ToxicityModel:
         self.metadata = dict(metadata or {})
 
     def tuned_logits(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        """The tuned top's logit per text, over the lower layers' states that the embedder's
+        one pass per comment keeps (the same numbers as a pass cut to ``max_tokens``)."""
         out = np.zeros(len(texts), dtype=np.float64)
-        order = length_order(texts)
+        states = embedder.states(texts, layer=self.first_layer, tokens=self.max_tokens)
+        order = sorted(range(len(states)), key=lambda i: int(states[i].shape[0]))
         device = next(embedder.transformer.parameters()).device
         self.top.to(device)
-        step = embedder.batch_size  # one forward pass per scoring batch, as for embeddings
+        step = embedder.batch_size  # one pass of the top per scoring batch
         for start in range(0, len(order), step):
             index = order[start : start + step]
-            hidden, mask = bottom_states(
-                embedder,
-                [texts[i] for i in index],
-                first_layer=self.first_layer,
-                max_tokens=self.max_tokens,
-            )
+            hidden, mask = pad_states([states[i] for i in index])
             with torch.no_grad():
                 out[index] = self.top(hidden, mask).double().cpu().numpy()
         return out

@@ -111,10 +111,31 @@ def test_1000_comments_one_model_load_and_one_pass_per_batch(redis_conn, monkeyp
     hook.remove()
     assert len(results) == 1000
     assert len(loads) == 1
-    # Each batch of 50 is one forward pass per embedding user (tuned toxicity, relevance).
+    # Each batch of 50 is one forward pass, shared by both embedding users (tuned toxicity,
+    # relevance): one MiniLM pass per comment.
     assert scorers.get("toxicity").embedder is embedder  # the shipped model's, shared
-    assert len(forwards) == 2 * math.ceil(1000 / 50)
+    assert len(forwards) == math.ceil(1000 / 50)
     assert max(forwards) == 50
+
+
+def test_scorer_set_explains_what_score_left_pending():
+    class _Explaining(_Recorder):
+        def explain(self, texts, scores):
+            self.batches.append(-len(texts))
+            return [[{"text": t, "weight": s}] for t, s in zip(texts, scores, strict=True)]
+
+    class _Plain(_Recorder):
+        name = "plain"
+
+    scorer = _Explaining()
+    scorers = ScorerSet([scorer, _Plain()], batch_size=2)
+    assert scorers.explainer_names == ("recorder",)
+    with pytest.raises(KeyError):
+        scorers.explain("plain", ["a"], [0.5])
+    spans = scorers.explain("recorder", ["a", "b", "c"], [0.1, 0.2, 0.3])
+    assert spans == [[{"text": "a", "weight": 0.1}], [{"text": "b", "weight": 0.2}],
+                     [{"text": "c", "weight": 0.3}]]  # fmt: skip
+    assert scorer.batches == [-2, -1]  # batch_size texts at a time
 
 
 def test_expected_labels_are_known_without_loading_a_model():

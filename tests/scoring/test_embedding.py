@@ -1,0 +1,58 @@
+"""The embedder's one pass per comment: what it gives each scorer equals a pass of its own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from moderation.scoring.toxicity_model import DEFAULT_MAX_TOKENS, bottom_states
+
+pytestmark = pytest.mark.slow
+
+SHORT = "Thanks for the careful reporting on the helicopter deal."
+LONG = " ".join(f"Sentence {i} says the ministry ordered more helicopters." for i in range(40))
+TEXTS = [SHORT, LONG, "You are an idiot.", LONG + " and then some more"]
+
+
+@pytest.fixture
+def fresh(embedder):
+    embedder._reads.clear()
+    embedder.tap = None
+    yield embedder
+    embedder._reads.clear()
+    embedder.tap = None
+
+
+def test_a_read_gives_the_sentence_transformers_embedding(fresh):
+    expected = fresh.model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.allclose(fresh.encode(TEXTS), expected, atol=1e-5)
+
+
+def test_kept_states_equal_a_pass_over_the_cut_text(fresh):
+    tokens = DEFAULT_MAX_TOKENS
+    fresh.keep_states(layer=5, tokens=tokens)
+    reads = fresh.read(TEXTS)
+    assert len(reads[1].ids) == fresh.max_tokens  # the long one is read at 256 pieces
+    assert reads[0].states is not None and reads[1].states is None  # long: cut on demand
+    states = fresh.states(TEXTS, layer=5, tokens=tokens)
+    for text, state in zip(TEXTS, states, strict=True):
+        hidden, mask = bottom_states(fresh, [text], first_layer=5, max_tokens=tokens)
+        assert state.shape[0] == int(mask.sum()) <= tokens
+        assert torch.allclose(state, hidden[0, : state.shape[0]], atol=1e-5)
+
+
+def test_the_second_scorer_to_ask_gets_the_first_ones_pass(fresh):
+    fresh.keep_states(layer=5, tokens=DEFAULT_MAX_TOKENS)
+    forwards: list[int] = []
+    hook = fresh.transformer.embeddings.register_forward_hook(
+        lambda module, args, output: forwards.append(int(output.shape[0]))
+    )
+    try:
+        fresh.states([SHORT, "You are an idiot."], layer=5, tokens=DEFAULT_MAX_TOKENS)
+        fresh.encode([SHORT, "You are an idiot."])  # relevance after toxicity: no pass
+        assert forwards == [2]
+        fresh.encode([SHORT, "A reply's parent, new here."])  # only the new text is read
+        assert forwards == [2, 1]
+    finally:
+        hook.remove()
