@@ -104,6 +104,7 @@ def serve(settings: Settings) -> int:
         embedded = EmbeddedRedis(settings.var_dir).start()
         env["MODERATION_REDIS_URL"] = embedded.url
         settings = settings.model_copy(update={"redis_url": embedded.url})
+    env["MODERATION_WORKERS"] = str(settings.workers)  # each worker sizes its torch threads
     pool = WorkerPool(settings.workers, env)
     try:
         pool.start()

@@ -1,5 +1,9 @@
 """RQ jobs. Each takes ids, re-reads state, and returns early when there is nothing to do,
-so a job that runs twice (a retry, a sweep after a crash) is harmless."""
+so a job that runs twice (a retry, a sweep after a crash) is harmless.
+
+``score_comments`` decides; the evidence spans, which cost a re-score per word, are left
+pending and computed afterwards by ``explain_comments``, enqueued once the decision is
+committed (and its webhook queued) on the low-priority ``MODERATION_EXPLAIN_QUEUE``."""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+import redis
+from rq import Queue, Retry
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -25,6 +31,8 @@ from moderation.db.models import (
 from moderation.decisions import record_decision, rules_context
 from moderation.policy import Action
 from moderation.scoring import ArticleInput, CommentInput, ScorerSet
+from moderation.scoring._explain import spans_pending, with_spans
+from moderation.settings import Settings
 from workers.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -108,9 +116,16 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
             )
             if decision is not None:
                 result["decided"].append(comment.id)
+        unexplained = [
+            comment.id
+            for comment, outcome in zip(comments, scored, strict=True)
+            if any(spans_pending(evidence) for evidence in outcome.evidence.values())
+        ]
         session.commit()
         webhooks.enqueue_recorded(session, conn=rt.redis, settings=rt.settings)
-        return result
+    # The decisions and their webhooks are out; the spans follow on the low-priority queue.
+    enqueue_explain(conn=rt.redis, settings=rt.settings, comment_ids=unexplained)
+    return result
 
 
 def _inputs(session: Session, scorers: ScorerSet, comments: list[Comment]) -> list[CommentInput]:
@@ -220,3 +235,91 @@ def deliver_webhook(delivery_id: str) -> dict[str, Any] | None:
         delivery_id=delivery_id,
     )
     return None if result is None else {"attempt": result.number, "delivered": result.delivered}
+
+
+EXPLAIN_JOB = "workers.jobs.explain_comments"
+
+
+def explain_queue(conn: redis.Redis, settings: Settings) -> Queue:
+    """The low-priority queue of ``explain_comments`` jobs (served after scoring and webhooks)."""
+    return Queue(settings.explain_queue, connection=conn, default_timeout=settings.job_timeout)
+
+
+def enqueue_explain(
+    *, conn: redis.Redis | None, settings: Settings, comment_ids: Sequence[str]
+) -> str | None:
+    """After the decision's commit: queue the spans of ``comment_ids``; the job id, or None.
+
+    Never raises for Redis: a decision stands without its spans, which then stay pending."""
+    if not comment_ids or conn is None:
+        return None
+    try:
+        job = explain_queue(conn, settings).enqueue(
+            EXPLAIN_JOB,
+            list(comment_ids),
+            job_timeout=settings.job_timeout,
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+            retry=Retry(max=2, interval=[5, 30]),
+            description=f"explain {len(comment_ids)} comment(s)",
+        )
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.warning("spans of %d comment(s) not queued: %s", len(comment_ids), exc)
+        return None
+    return str(job.id)
+
+
+def explain_comments(comment_ids: Sequence[str]) -> dict[str, Any]:
+    """Compute the pending evidence spans of decided comments (the RQ entry point)."""
+    return explain_stored(get_runtime(), comment_ids)
+
+
+def explain_stored(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
+    """Fill the pending spans in the stored ``Score.evidence`` of ``comment_ids``.
+
+    Safe to re-run: a score whose spans are there is skipped, and each write is a
+    compare-and-set on the score row as read (``scored_at`` and value), so a comment
+    re-scored meanwhile keeps its new evidence. The models run with no transaction open."""
+    names = rt.scorers.explainer_names
+    result: dict[str, Any] = {"pid": os.getpid(), "explained": [], "skipped": []}
+    if not names or not comment_ids:
+        result["skipped"] = sorted(set(comment_ids))
+        return result
+    with rt.session_factory() as session:
+        rows = session.execute(
+            select(Score, Comment.text)
+            .join(Comment, Comment.id == Score.comment_id)
+            .where(Score.comment_id.in_(list(comment_ids)), Score.name.in_(names))
+        ).all()
+        todo = [
+            (s.comment_id, s.name, s.value, s.scored_at, dict(s.evidence or {}), text)
+            for s, text in rows
+            if spans_pending(s.evidence)
+        ]
+    written: set[str] = set()
+    for name in names:
+        items = [item for item in todo if item[1] == name]
+        if not items:
+            continue
+        spans = rt.scorers.explain(name, [i[5] for i in items], [i[2] for i in items])
+        with rt.session_factory() as session:
+            for (comment_id, _, value, scored_at, evidence, _), found in zip(
+                items, spans, strict=True
+            ):
+                changed = session.execute(
+                    update(Score)
+                    .where(
+                        Score.comment_id == comment_id,
+                        Score.name == name,
+                        Score.scored_at == scored_at,
+                        Score.value == value,
+                    )
+                    .values(evidence=with_spans(evidence, found))
+                    .execution_options(synchronize_session=False)
+                )
+                if changed.rowcount:  # type: ignore[attr-defined]
+                    written.add(comment_id)
+            session.commit()
+    result["explained"] = sorted(written)
+    result["skipped"] = sorted(set(comment_ids) - written)
+    return result

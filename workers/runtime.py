@@ -1,11 +1,13 @@
 """What a worker process builds once and keeps between jobs: database engine, Redis
-connection, scorers (models) and the active rules."""
+connection, scorers (models) and the active rules. It also sets torch's threads
+(``torch_threads``), so that workers sharing a machine do not fight over its cores."""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import sys
 from dataclasses import dataclass
 
 from redis import Redis
@@ -22,6 +24,25 @@ log = logging.getLogger(__name__)
 
 SCORER_LOADS_KEY = "moderation:stats:scorer-loads"
 """Hash of ``host:pid`` → how many times that process built its scorers (should be 1)."""
+
+
+def torch_threads(settings: Settings, cores: int | None = None) -> int:
+    """``MODERATION_TORCH_THREADS``, or this machine's cores shared by ``MODERATION_WORKERS``
+    workers (at least one thread each)."""
+    if settings.torch_threads:
+        return settings.torch_threads
+    if cores is None:
+        affinity = getattr(os, "sched_getaffinity", None)
+        cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    return max(1, cores // max(1, settings.workers))
+
+
+def _set_torch_threads(settings: Settings) -> None:
+    torch = sys.modules.get("torch")  # only when a scorer loaded it: spam alone needs none
+    if torch is not None:
+        threads = torch_threads(settings)
+        torch.set_num_threads(threads)
+        log.info("torch uses %d thread(s) (pid %d)", threads, os.getpid())
 
 
 @dataclass
@@ -41,6 +62,7 @@ class Runtime:
         conn = redis_conn or connect(resolve_redis_url(settings.redis_url, settings.var_dir))
         log.info("loading scorers %s (pid %d)", settings.scorer_names, os.getpid())
         scorers = build_scorers(settings, redis=conn)
+        _set_torch_threads(settings)
         conn.hincrby(SCORER_LOADS_KEY, f"{socket.gethostname()}:{os.getpid()}", 1)
         rulebook = Rulebook(
             settings.rules,

@@ -6,6 +6,7 @@ returned :class:`ScorerSet` for every job::
     scorers = build_scorers(get_settings(), redis=redis_client)
     blob_by_name = scorers.article_features(article)   # store per article version
     results = scorers.score(comments)                  # list[ScoreResult], same order
+    spans = scorers.explain("toxicity", texts, values) # after the decision (spans pending)
 
 Scorers: ``toxicity`` (offline model, or Detoxify per ``MODERATION_TOXICITY_BACKEND``),
 ``relevance`` (on-topic for the article or the parent comment) and ``spam``.
@@ -16,6 +17,7 @@ from moderation.scoring.base import (
     ArticleFeaturizer,
     ArticleInput,
     CommentInput,
+    Explainer,
     Scorer,
     ScoreResult,
 )
@@ -25,6 +27,7 @@ __all__ = [
     "ArticleFeaturizer",
     "ArticleInput",
     "CommentInput",
+    "Explainer",
     "ScoreResult",
     "Scorer",
     "ScorerSet",

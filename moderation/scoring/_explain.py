@@ -3,12 +3,19 @@ the words whose removal lowers the score most.
 
 A span's ``weight`` is the drop in log-odds, not in probability: a comment at 0.9999 with
 two slurs drops little in probability when either one is removed, but clearly in log-odds.
+
+Spans cost one re-score per word, so they are not on the decision path: a scorer's ``score``
+gives ``spans: []`` for a comment under the threshold (nothing to explain) and marks the
+others pending (:func:`span_fields`); the explain job (``workers.jobs.explain_comments``)
+calls the scorer's ``explain`` after the decision and writes the spans into the stored
+evidence (:func:`with_spans`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +31,29 @@ DEFAULT_MAX_OCCLUDED_WORDS = 80
 
 # A word, possibly with inner apostrophes or masking characters ("f*ck", "don't").
 _WORD = re.compile(r"[\w@#$*]+(?:['’*.\-][\w@#$*]+)*")
+
+
+SPANS_PENDING = "spans_pending"
+"""Evidence key set (True) while a comment's spans wait for the explain job."""
+
+
+def span_fields(score: float, threshold: float) -> dict[str, object]:
+    """The span fields of evidence at scoring time: none needed below ``threshold``, else
+    pending (``spans`` is None until the explain job fills it)."""
+    if score < threshold:
+        return {"spans": []}
+    return {"spans": None, SPANS_PENDING: True}
+
+
+def spans_pending(evidence: object) -> bool:
+    return isinstance(evidence, dict) and bool(evidence.get(SPANS_PENDING))
+
+
+def with_spans(evidence: dict[str, Any], spans: list[dict[str, object]]) -> dict[str, Any]:
+    """A copy of ``evidence`` with its spans filled in and the pending mark gone."""
+    done = {key: value for key, value in evidence.items() if key != SPANS_PENDING}
+    done["spans"] = spans
+    return done
 
 
 def word_spans(text: str, limit: int = DEFAULT_MAX_OCCLUDED_WORDS) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ from moderation.scoring.base import (
     ArticleFeaturizer,
     ArticleInput,
     CommentInput,
+    Explainer,
     Scorer,
     ScoreResult,
 )
@@ -37,6 +38,9 @@ class ScorerSet:
         self.labels: tuple[str, ...] = tuple(labels)
         self.featurizer_names: tuple[str, ...] = tuple(
             scorer.name for scorer in self.scorers if isinstance(scorer, ArticleFeaturizer)
+        )
+        self.explainer_names: tuple[str, ...] = tuple(
+            scorer.name for scorer in self.scorers if isinstance(scorer, Explainer)
         )
 
     def __repr__(self) -> str:
@@ -66,6 +70,20 @@ class ScorerSet:
                     target.merge(result)
             results.extend(merged)
         return results
+
+    def explain(
+        self, name: str, texts: Sequence[str], scores: Sequence[float]
+    ) -> list[list[dict[str, object]]]:
+        """The spans behind scorer ``name``'s stored scores, ``batch_size`` texts at a time
+        (what ``score`` left pending; run after the decision)."""
+        scorer = self.get(name)
+        if not isinstance(scorer, Explainer):
+            raise KeyError(f"scorer {name!r} gives no spans")
+        spans: list[list[dict[str, object]]] = []
+        for start in range(0, len(texts), self.batch_size):
+            stop = start + self.batch_size
+            spans.extend(scorer.explain(texts[start:stop], scores[start:stop]))
+        return spans
 
     def article_features(self, article: ArticleInput) -> dict[str, bytes]:
         """Scorer name -> features worth storing once per article version."""

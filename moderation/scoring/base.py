@@ -57,6 +57,18 @@ class Scorer(Protocol):
 
 
 @runtime_checkable
+class Explainer(Protocol):
+    """A scorer whose costly evidence, the ``spans`` behind its score, is computed after the
+    decision: its ``score`` marks them pending, the explain job calls ``explain``."""
+
+    name: str
+
+    def explain(
+        self, texts: Sequence[str], scores: Sequence[float]
+    ) -> list[list[dict[str, object]]]: ...
+
+
+@runtime_checkable
 class ArticleFeaturizer(Protocol):
     """A scorer with per-article work worth doing once (and storing) per article version."""
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from moderation import defaults
 from moderation.exceptions import ModelUnavailableError
-from moderation.scoring._explain import DEFAULT_EXPLAIN_THRESHOLD, occlusion_spans
+from moderation.scoring._explain import DEFAULT_EXPLAIN_THRESHOLD, occlusion_spans, span_fields
 from moderation.scoring.base import CommentInput, ScoreResult
 
 MODEL_TYPES = ("original", "unbiased", "multilingual", "original-small", "unbiased-small")
@@ -180,19 +180,12 @@ class DetoxifyScorer:
         texts = [comment.text[: self.max_chars] for comment in comments]
         predictions = self.predict(texts)
         toxicity = predictions["toxicity"]
-        spans = occlusion_spans(
-            texts,
-            [float(v) for v in toxicity],
-            self._toxicity,
-            threshold=self.explain_threshold,
-            max_words=DEFAULT_MAX_OCCLUDED_WORDS,
-        )
         extra = [name for name in self.class_names if name not in self.labels]
         results = []
-        for index, span_list in enumerate(spans):
+        for index, value in enumerate(toxicity):
             evidence: dict[str, Any] = {
                 "model": f"detoxify:{self.model_type}" if self.model_type else "detoxify",
-                "spans": span_list,
+                **span_fields(float(value), self.explain_threshold),
             }
             if extra:
                 evidence["other_outputs"] = {
@@ -205,3 +198,16 @@ class DetoxifyScorer:
                 )
             )
         return results
+
+    def explain(
+        self, texts: Sequence[str], scores: Sequence[float]
+    ) -> list[list[dict[str, object]]]:
+        """Occlusion spans of ``toxicity`` (the explain job runs this after the decision)."""
+        texts = [text[: self.max_chars] for text in texts]
+        return occlusion_spans(
+            texts,
+            [float(v) for v in scores],
+            self._toxicity,
+            threshold=self.explain_threshold,
+            max_words=DEFAULT_MAX_OCCLUDED_WORDS,
+        )

@@ -9,6 +9,9 @@ Two parts, both shipped:
   ``moderation train FILE`` refits it; its provenance (data, licence, command, held-out
   metrics) is in ``docs/scoring.md``.
 
+``score`` gives the scores and cheap evidence; occlusion spans, which re-score each word,
+come from ``explain``, which the explain job runs after the decision.
+
 When the model file is absent the score is the lexical baseline alone.
 """
 
@@ -21,7 +24,7 @@ import numpy as np
 
 from moderation.exceptions import ModelUnavailableError
 from moderation.scoring._embedding import Embedder
-from moderation.scoring._explain import DEFAULT_EXPLAIN_THRESHOLD, occlusion_spans
+from moderation.scoring._explain import DEFAULT_EXPLAIN_THRESHOLD, occlusion_spans, span_fields
 from moderation.scoring.base import CommentInput, ScoreResult
 from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, ToxicityModel, sigmoid
 
@@ -67,6 +70,9 @@ class OfflineToxicityScorer:
         self.model = model
         self.explain_threshold = explain_threshold
         self.max_chars = max_chars
+        if model is not None and embedder is not None:
+            # The embedder's one pass per comment keeps what the tuned layer reads.
+            embedder.keep_states(layer=model.first_layer, tokens=model.max_tokens)
         lexical_probabilities(["warm up"])  # load the lexical model now, not on the first job
 
     @classmethod
@@ -98,16 +104,23 @@ class OfflineToxicityScorer:
             model = MODEL_NAME
         else:
             scores, model = lexical, LEXICAL_MODEL_NAME
-        spans = occlusion_spans(
-            texts, [float(s) for s in scores], self.predict, threshold=self.explain_threshold
-        )
         results = []
-        for score, lex, tuned_score, span_list in zip(scores, lexical, tuned, spans, strict=True):
+        for score, lex, tuned_score in zip(scores, lexical, tuned, strict=True):
             evidence: dict[str, object] = {"model": model, "lexical": round(float(lex), 4)}
             if tuned_score is not None:
                 evidence["tuned"] = tuned_score
-            evidence["spans"] = span_list
+            evidence.update(span_fields(float(score), self.explain_threshold))
             results.append(
                 ScoreResult(scores={"toxicity": float(score)}, evidence={"toxicity": evidence})
             )
         return results
+
+    def explain(
+        self, texts: Sequence[str], scores: Sequence[float]
+    ) -> list[list[dict[str, object]]]:
+        """Occlusion spans for texts scored ``scores`` (off the decision path: the explain
+        job calls this after the decision; [] under the threshold)."""
+        texts = [text[: self.max_chars] for text in texts]
+        return occlusion_spans(
+            texts, [float(s) for s in scores], self.predict, threshold=self.explain_threshold
+        )

@@ -128,7 +128,10 @@ def test_occlusion_spans_name_words(tiny_detoxify):
     scorer = DetoxifyScorer.from_settings(_settings(tiny_detoxify))
     scorer.explain_threshold = 0.0
     [result] = scorer.score([comment("you stupid idiot")])
-    spans = result.evidence["toxicity"]["spans"]
+    # Off the decision path: score() leaves them pending, explain() computes them.
+    assert result.evidence["toxicity"]["spans"] is None
+    assert result.evidence["toxicity"]["spans_pending"] is True
+    [spans] = scorer.explain(["you stupid idiot"], [result.scores["toxicity"]])
     for span in spans:
         assert "you stupid idiot"[span["start"] : span["end"]] == span["text"]
 

@@ -27,9 +27,17 @@ def test_lexical_only_scorer_explains_its_score():
     assert clean.scores["toxicity"] < 0.3
     assert clean.evidence["toxicity"]["spans"] == []  # under the explain threshold
     assert rude.scores["toxicity"] > 0.9
-    words = {span["text"] for span in rude.evidence["toxicity"]["spans"]}
+    # Spans are not on the decision path: pending after score(), computed by explain().
+    assert rude.evidence["toxicity"]["spans"] is None
+    assert rude.evidence["toxicity"]["spans_pending"] is True
+    clean_spans, rude_spans = scorer.explain(
+        ["Thanks for this report.", "You are a fucking idiot"],
+        [clean.scores["toxicity"], rude.scores["toxicity"]],
+    )
+    assert clean_spans == []
+    words = {span["text"] for span in rude_spans}
     assert words & {"fucking", "idiot"}
-    for span in rude.evidence["toxicity"]["spans"]:
+    for span in rude_spans:
         assert "You are a fucking idiot"[span["start"] : span["end"]] == span["text"]
     assert scorer.score([]) == []
 
@@ -66,7 +74,9 @@ def test_shipped_model_flags_insults_without_swear_words(embedder):
     evidence = insult.evidence["toxicity"]
     assert evidence["model"] == MODEL_NAME
     assert 0.0 <= evidence["tuned"] <= 1.0 and 0.0 <= evidence["lexical"] <= 1.0
-    assert evidence["spans"]
+    assert evidence["spans_pending"] is True
+    [spans] = scorer.explain([texts[1]], [insult.scores["toxicity"]])
+    assert spans
     # predict(), which occlusion re-scores with, gives what score() gave.
     expected = [r.scores["toxicity"] for r in (polite, insult, swear)]
     assert scorer.predict(texts).tolist() == pytest.approx(expected, abs=1e-6)

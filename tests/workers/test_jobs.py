@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from moderation.articles import upsert_article
 from moderation.comments import NewComment, create_comment
-from moderation.db import ArticleFeature, Comment, Decision, make_engine
+from moderation.db import ArticleFeature, Comment, Decision, Score, make_engine
+from moderation.db.models import WebhookDelivery
 from moderation.rulebook import Rulebook
+from moderation.webhooks import webhook_queue
 from tests.conftest import TEST_REDIS_URL
-from workers.jobs import process_comments
+from workers.jobs import EXPLAIN_JOB, explain_queue, explain_stored, process_comments
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.slow
@@ -142,3 +144,60 @@ def test_author_history_is_counted_from_earlier_comments(runtime, session_factor
             queries=queries,
         )
     assert counts == {queries[0]: 1, queries[1]: 3, queries[2]: 3}
+
+
+def _toxicity_evidence(session_factory, cid):
+    with session_factory() as s:
+        return s.get(Score, (cid, "toxicity")).evidence
+
+
+def test_the_decision_and_its_webhook_do_not_wait_for_spans(runtime, session_factory):
+    runtime.settings = runtime.settings.model_copy(
+        update={"webhook_url": "http://127.0.0.1:9/hook", "explain_queue": "test-explain"}
+    )
+    add(session_factory, "c1", "Faster buses on Main Street are worth losing some parking.")
+    add(session_factory, "c2", "Shut up you fucking idiot, you stupid piece of shit.")
+    explain_queue(runtime.redis, runtime.settings).empty()
+    out = process_comments(runtime, ["c1", "c2"])
+    # Decided, delivery recorded and queued, with the explain job not run: spans pending.
+    assert sorted(out["decided"]) == ["c1", "c2"]
+    with session_factory() as s:
+        assert s.get(Comment, "c2").status == "rejected"
+        deliveries = s.scalars(select(WebhookDelivery)).all()
+        assert {d.comment_id for d in deliveries} == {"c1", "c2"}
+    queued = set(webhook_queue(runtime.redis, runtime.settings).job_ids)
+    assert {d.job_id for d in deliveries} <= queued
+    clean, rude = (_toxicity_evidence(session_factory, c) for c in ("c1", "c2"))
+    assert clean["spans"] == [] and "spans_pending" not in clean  # nothing to explain
+    assert rude["spans"] is None and rude["spans_pending"] is True
+    # One explain job, for the comment that has spans to find, on the low-priority queue.
+    [job] = explain_queue(runtime.redis, runtime.settings).jobs
+    assert job.func_name == EXPLAIN_JOB and job.args == (["c2"],)
+
+    done = explain_stored(runtime, ["c1", "c2"])
+    assert done["explained"] == ["c2"] and done["skipped"] == ["c1"]
+    rude = _toxicity_evidence(session_factory, "c2")
+    assert "spans_pending" not in rude
+    assert {span["text"] for span in rude["spans"]} & {"fucking", "idiot", "shit", "stupid"}
+    assert rude["lexical"] > 0.5  # the rest of the evidence kept
+    again = explain_stored(runtime, ["c1", "c2"])  # a re-run changes nothing
+    assert again["explained"] == [] and _toxicity_evidence(session_factory, "c2") == rude
+
+
+def test_explaining_skips_a_score_that_changed_meanwhile(runtime, session_factory, monkeypatch):
+    add(session_factory, "c2", "Shut up you fucking idiot, you stupid piece of shit.")
+    process_comments(runtime, ["c2"])
+    fresh = {"model": "rescored", "spans": None, "spans_pending": True}
+    original = runtime.scorers.explain
+
+    def rescored_during(name, texts, scores):
+        with session_factory() as s:  # a re-score lands while the spans are computed
+            row = s.get(Score, ("c2", "toxicity"))
+            row.scored_at = datetime(2030, 1, 1, tzinfo=UTC)
+            row.evidence = fresh
+            s.commit()
+        return original(name, texts, scores)
+
+    monkeypatch.setattr(runtime.scorers, "explain", rescored_during)
+    assert explain_stored(runtime, ["c2"])["explained"] == []
+    assert _toxicity_evidence(session_factory, "c2") == fresh
