@@ -155,7 +155,8 @@ def draw_png(result: dict[str, Any], path: Path = PNG_PATH) -> Path:
         if samples.size:
             y = np.arange(1, samples.size + 1) / max(1, lat["comments"])
             ax_lat.step(np.maximum(samples, 1.0), y, where="post", label=label)
-    ax_lat.axvline(result["targets"]["p99_ms_at_half_capacity"], color="grey", ls=":", lw=1)
+    target = result["targets"]["p99_ms_at_half_capacity"]
+    ax_lat.axvline(target, color="grey", ls=":", lw=1, label=f"p99 target, {target:g} ms")
     ax_lat.set_xscale("log")
     ax_lat.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax_lat.xaxis.set_minor_formatter(NullFormatter())
