@@ -53,11 +53,14 @@ class ScorerSet:
         raise KeyError(name)
 
     def score(self, comments: Sequence[CommentInput]) -> list[ScoreResult]:
-        """One result per comment, every scorer's scores merged; at most ``batch_size``
-        comments go to a scorer at a time."""
-        results: list[ScoreResult] = []
-        for start in range(0, len(comments), self.batch_size):
-            chunk = comments[start : start + self.batch_size]
+        """One result per comment (in order), every scorer's scores merged; at most
+        ``batch_size`` comments go to a scorer at a time, shortest first, so that a batch
+        pads little (a batch is as slow as its longest comment)."""
+        order = sorted(range(len(comments)), key=lambda i: len(comments[i].text))
+        results: list[ScoreResult] = [ScoreResult() for _ in comments]
+        for start in range(0, len(order), self.batch_size):
+            index = order[start : start + self.batch_size]
+            chunk = [comments[i] for i in index]
             merged = [ScoreResult() for _ in chunk]
             for scorer in self.scorers:
                 partial = scorer.score(chunk)
@@ -68,7 +71,8 @@ class ScorerSet:
                     )
                 for target, result in zip(merged, partial, strict=True):
                     target.merge(result)
-            results.extend(merged)
+            for i, result in zip(index, merged, strict=True):
+                results[i] = result
         return results
 
     def explain(
