@@ -125,9 +125,12 @@ def test_moderator_approves_with_a_key_and_the_publisher_is_told(stack, browser,
     card = page.locator(".card[data-id='c-abuse']")
     card.wait_for(timeout=20_000)
     assert "You are a stupid idiot" in card.locator(".comment-text").inner_text()
-    # The evidence is highlighted: the words behind the toxicity score and the spam link.
+    # The evidence is highlighted: the words behind the toxicity score (found after the
+    # decision by the worker's explain job; the page shows them at its next refresh) and
+    # the spam link.
     toxic = card.locator("mark.evidence.tox")
-    assert toxic.count() >= 1, card.inner_html()
+    toxic.first.wait_for(timeout=60_000)
+    assert card.locator(".spans-pending").count() == 0, card.inner_html()
     assert any(w in " ".join(toxic.all_inner_texts()).lower() for w in ("stupid", "idiot"))
     assert card.locator("mark.evidence.spam").inner_text() == "http://cheap-pills.example.biz/now"
     assert "Pakistan turns to Russia" in card.locator(".article-title").inner_text()

@@ -174,6 +174,11 @@
     }
 
     li.appendChild(highlightedText(item));
+    const tox = item.evidence && item.evidence.toxicity;
+    if (tox && tox.spans_pending) {
+      // The words behind the toxicity score are found after the decision (workers' explain queue).
+      li.appendChild(el("p", "spans-pending", "Highlighting the words behind the toxicity score…"));
+    }
 
     const body = el("div", "card-body");
     const why = el("div", "why");
