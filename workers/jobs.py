@@ -247,26 +247,33 @@ def explain_queue(conn: redis.Redis, settings: Settings) -> Queue:
 
 def enqueue_explain(
     *, conn: redis.Redis | None, settings: Settings, comment_ids: Sequence[str]
-) -> str | None:
-    """After the decision's commit: queue the spans of ``comment_ids``; the job id, or None.
+) -> list[str]:
+    """After the decision's commit: queue the spans of ``comment_ids``, one job per comment;
+    the job ids.
 
-    Never raises for Redis: a decision stands without its spans, which then stay pending."""
+    One comment a job, because a worker runs a job to its end: a live comment that arrives
+    meanwhile waits for at most one comment's spans, not a whole batch's. Never raises for
+    Redis: a decision stands without its spans, which then stay pending."""
     if not comment_ids or conn is None:
-        return None
-    try:
-        job = explain_queue(conn, settings).enqueue(
+        return []
+    queue = explain_queue(conn, settings)
+    jobs = [
+        Queue.prepare_data(
             EXPLAIN_JOB,
-            list(comment_ids),
-            job_timeout=settings.job_timeout,
+            ([comment_id],),
+            timeout=settings.job_timeout,
             result_ttl=600,
             failure_ttl=7 * 24 * 3600,
             retry=Retry(max=2, interval=[5, 30]),
-            description=f"explain {len(comment_ids)} comment(s)",
+            description=f"explain comment {comment_id}",
         )
+        for comment_id in comment_ids
+    ]
+    try:
+        return [str(job.id) for job in queue.enqueue_many(jobs)]
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.warning("spans of %d comment(s) not queued: %s", len(comment_ids), exc)
-        return None
-    return str(job.id)
+        return []
 
 
 def explain_comments(comment_ids: Sequence[str]) -> dict[str, Any]:

@@ -184,6 +184,18 @@ def test_the_decision_and_its_webhook_do_not_wait_for_spans(runtime, session_fac
     assert again["explained"] == [] and _toxicity_evidence(session_factory, "c2") == rude
 
 
+def test_each_comment_to_explain_is_a_job_of_its_own(runtime, session_factory):
+    """A worker runs a job to its end: one comment a job bounds how long a live comment
+    waits behind spans to one comment's."""
+    runtime.settings = runtime.settings.model_copy(update={"explain_queue": "test-explain-1"})
+    add(session_factory, "r1", "Shut up you fucking idiot, you stupid piece of shit.")
+    add(session_factory, "r2", "What a moronic, brain-dead take from a total loser.", author="u2")
+    explain_queue(runtime.redis, runtime.settings).empty()
+    process_comments(runtime, ["r1", "r2"])
+    jobs = explain_queue(runtime.redis, runtime.settings).jobs
+    assert sorted(job.args for job in jobs) == [(["r1"],), (["r2"],)]
+
+
 def test_explaining_skips_a_score_that_changed_meanwhile(runtime, session_factory, monkeypatch):
     add(session_factory, "c2", "Shut up you fucking idiot, you stupid piece of shit.")
     process_comments(runtime, ["c2"])
