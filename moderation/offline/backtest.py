@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session, selectinload
 from tqdm import tqdm
 
@@ -211,15 +211,7 @@ def backtest(
     the right answers. ``progress`` shows a bar on stderr.
     """
     until = until or utcnow()
-    latest = (
-        select(func.max(Decision.id))
-        .join(Comment, Comment.id == Decision.comment_id)
-        .where(Decision.decided_by == DecidedBy.RULES.value, Comment.received_at < until)
-        .group_by(Decision.comment_id)
-    )
-    if since is not None:
-        latest = latest.where(Comment.received_at >= since)
-    current_ids = latest.scalar_subquery()
+    current_ids = _latest_decisions(DecidedBy.RULES, since=since, until=until)
     total = session.scalar(select(func.count()).where(Decision.id.in_(current_ids))) or 0
     stmt = (
         select(Decision)
@@ -312,21 +304,28 @@ def _replay(
         new_judged.append((new_action, expected))
 
 
-def _moderator_answers(
-    session: Session, *, since: datetime | None, until: datetime
-) -> dict[str, str]:
+def _latest_decisions(
+    decided_by: DecidedBy, *, since: datetime | None, until: datetime
+) -> ScalarSelect[Any]:
+    """The id of each comment's latest decision by ``decided_by``, for comments received in
+    ``[since, until)``."""
     latest = (
         select(func.max(Decision.id))
         .join(Comment, Comment.id == Decision.comment_id)
-        .where(Decision.decided_by == DecidedBy.MODERATOR.value, Comment.received_at < until)
+        .where(Decision.decided_by == decided_by.value, Comment.received_at < until)
         .group_by(Decision.comment_id)
     )
     if since is not None:
         latest = latest.where(Comment.received_at >= since)
+    return latest.scalar_subquery()
+
+
+def _moderator_answers(
+    session: Session, *, since: datetime | None, until: datetime
+) -> dict[str, str]:
+    latest = _latest_decisions(DecidedBy.MODERATOR, since=since, until=until)
     rows = session.execute(
-        select(Decision.comment_id, Decision.action).where(
-            Decision.id.in_(latest.scalar_subquery())
-        )
+        select(Decision.comment_id, Decision.action).where(Decision.id.in_(latest))
     )
     return {cid: action for cid, action in rows}
 
