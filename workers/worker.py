@@ -14,8 +14,11 @@ job ends finished or failed in RQ's registries as usual.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -112,6 +115,34 @@ class ModerationWorker(SimpleWorker):
             pipe.execute()
 
 
+_PR_SET_PDEATHSIG = 1
+_forking_pid = 0
+_fork_hooks_registered = False
+
+
+def _note_forking_pid() -> None:
+    global _forking_pid
+    _forking_pid = os.getpid()
+
+
+def _die_with_parent() -> None:
+    """In a child this worker forks (RQ forks its scheduler), die when the worker dies.
+
+    A fork inherits the worker's open database sockets. If the worker is killed (``kill -9``,
+    the OOM killer) while a transaction holds row locks, a surviving child keeps the socket
+    open, so the database never sees the client go and the locks block every other worker
+    until the child exits. Linux delivers SIGKILL to the child the moment its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: nothing to set, the child lives as before
+        return
+    if os.getppid() != _forking_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 class Maintenance(threading.Thread):
     def __init__(self, runtime: Runtime):
         super().__init__(name="moderation-maintenance", daemon=True)
@@ -147,6 +178,10 @@ def run_worker(
         level=logging.INFO,
         format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
     )
+    global _fork_hooks_registered
+    if not _fork_hooks_registered:
+        os.register_at_fork(before=_note_forking_pid, after_in_child=_die_with_parent)
+        _fork_hooks_registered = True
     runtime = Runtime.build(settings)
     set_runtime(runtime)
     maintenance = Maintenance(runtime)

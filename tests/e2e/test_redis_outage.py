@@ -97,3 +97,29 @@ def test_comments_of_a_worker_killed_mid_job_are_decided_by_another(
         stack.start_worker()
         results = [wait_decision(c, f"k{i}", timeout=120) for i in undecided]
     assert all(r["decision"] is not None for r in results), stack.dump()
+
+
+def test_a_killed_worker_leaves_no_child_holding_its_database_sockets(
+    database_url, redis_server, stack_factory
+):
+    # RQ forks its scheduler from the worker, and a fork inherits the worker's database
+    # sockets: a child that outlived a kill -9 kept a dead worker's row locks alive.
+    import time
+
+    import psutil
+
+    stack = stack_factory(database_url, redis_server.url)
+    worker = stack.start_worker()
+    parent = psutil.Process(worker.pid)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not parent.children():
+        assert worker.poll() is None, stack.dump()
+        time.sleep(0.2)
+    children = parent.children(recursive=True)
+    assert children, "the worker forked no scheduler; nothing tested\n" + stack.dump()
+    worker.kill()
+    worker.wait()
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    for orphan in alive:
+        orphan.kill()
+    assert alive == [], f"children outlived their worker: {alive}"
