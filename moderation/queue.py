@@ -16,7 +16,9 @@ from datetime import timedelta
 import redis
 from rq import Queue, Retry
 from rq.job import Job
-from rq.registry import StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.scheduler import RQScheduler
+from rq.utils import current_timestamp
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 SCORE_JOB = "workers.jobs.score_comments"
 SWEEP_LOCK = "moderation:sweeper:lock"
 LIVE_JOB_STATUSES = {b"queued", b"started", b"scheduled", b"deferred"}
+OVERDUE_AFTER_SECONDS = 30
+"""A scheduled job (a retry) still waiting this long after its time has no scheduler: RQ's
+scheduler moves due jobs every second, but when the worker running it dies, another worker
+takes the lock over only at its next maintenance, which can be many minutes away."""
 
 
 def scoring_queue(conn: redis.Redis, settings: Settings, *, bulk: bool = False) -> Queue:
@@ -174,3 +180,27 @@ def sweep_pending(
 def _cleanup_started(queues: Sequence[Queue]) -> None:
     for queue in queues:
         StartedJobRegistry(queue=queue).cleanup()
+    enqueue_overdue(queues)
+
+
+def enqueue_overdue(queues: Sequence[Queue], *, after_seconds: int = OVERDUE_AFTER_SECONDS) -> int:
+    """Move the due scheduled jobs of ``queues`` to their queues when the oldest is overdue
+    by ``after_seconds`` (no scheduler is running); returns how many queues were moved.
+
+    RQ's own code moves them, as its scheduler would. Should a scheduler come back at the
+    same moment and move one twice, the job runs twice, which every job here allows."""
+    moved = 0
+    cutoff = current_timestamp() - after_seconds
+    for queue in queues:
+        registry = ScheduledJobRegistry(queue=queue)  # type: ignore[no-untyped-call]
+        if not registry.get_jobs_to_schedule(cutoff, chunk_size=1):
+            continue
+        log.warning("no scheduler moved the due retries of %s; moving them", queue.name)
+        scheduler = RQScheduler([queue.name], connection=queue.connection)
+        try:
+            scheduler.prepare_registries([queue.name])
+            scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+        finally:
+            scheduler.connection.close()  # a pool of its own, made from the queue's settings
+        moved += 1
+    return moved

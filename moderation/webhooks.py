@@ -38,7 +38,7 @@ from moderation.db.models import (
 )
 from moderation.exceptions import NotFoundError, QueueUnavailableError
 from moderation.policy import Action
-from moderation.queue import requeue_orphans
+from moderation.queue import enqueue_overdue, requeue_orphans
 from moderation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -275,6 +275,7 @@ def sweep_deliveries(
             session=session, conn=conn, settings=settings, delivery_ids=ids
         ),
         what="webhook delivery(ies)",
+        first=lambda: enqueue_overdue([webhook_queue(conn, settings)]),
     )
 
 

@@ -129,3 +129,38 @@ def test_a_dead_workers_started_jobs_are_failed_and_swept_in_both_lanes(
     with session_factory() as s:
         rows = [(cid, s.get(Comment, cid).job_id) for cid in old_jobs]
     assert without_live_job(redis_conn, rows) == []
+
+
+def test_retries_overdue_with_no_scheduler_are_moved_to_their_queue(
+    settings, session_factory, redis_conn
+):
+    from rq.utils import current_timestamp
+
+    from moderation.queue import OVERDUE_AFTER_SECONDS
+
+    for cid in ("overdue-c", "due-now-c"):
+        add(session_factory, cid)
+    with session_factory() as s:
+        for cid in ("overdue-c", "due-now-c"):
+            enqueue_scoring(session=s, conn=redis_conn, settings=settings, comment_ids=[cid])
+        jobs = {cid: s.get(Comment, cid).job_id for cid in ("overdue-c", "due-now-c")}
+    queue = Queue(settings.queue, connection=redis_conn)
+    redis_conn.delete(queue.key)  # as if both had failed once and been scheduled for a retry
+    registry = queue.scheduled_job_registry
+    for cid, late in (("overdue-c", OVERDUE_AFTER_SECONDS + 5), ("due-now-c", 1)):
+        job = Job.fetch(jobs[cid], connection=redis_conn)
+        job.set_status("scheduled")
+        redis_conn.zadd(registry.key, {job.id: current_timestamp() - late})
+
+    # Only the fresh retry is due: a live scheduler moves it within a second, so leave it.
+    redis_conn.zrem(registry.key, jobs["overdue-c"])
+    sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings)
+    assert queue.get_job_ids() == []
+    assert registry.get_job_ids() == [jobs["due-now-c"]]
+
+    # Once one is overdue, nothing is moving them: every due retry goes back to the queue.
+    redis_conn.zadd(registry.key, {jobs["overdue-c"]: current_timestamp() - 60})
+    redis_conn.delete(SWEEP_LOCK)  # the next sweep
+    sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings)
+    assert sorted(queue.get_job_ids()) == sorted(jobs.values())
+    assert registry.get_job_ids() == []
