@@ -75,6 +75,7 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
 
         try:
             inputs = _inputs(session, rt.scorers, comments)
+            session.commit()  # no transaction stays open while the models run
             scored = rt.scorers.score(inputs)
         except Exception as exc:
             session.rollback()
