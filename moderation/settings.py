@@ -112,6 +112,31 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(default=defaults.DEFAULT_WEBHOOK_TIMEOUT_SECONDS, gt=0)
 
+    # The Perspective-compatible API (/v1alpha1/comments:analyze, docs/perspective.md).
+    perspective_enabled: bool = Field(
+        default=True,
+        description="Serve the Perspective API: the API process loads the scorers at startup "
+        "(in the background) and scores /v1alpha1 requests itself.",
+    )
+    perspective_qps_per_key: int = Field(
+        default=0,
+        ge=0,
+        description="Requests per second each API key may send to /v1alpha1 (0: unlimited); "
+        "over it: 429 RESOURCE_EXHAUSTED.",
+    )
+    perspective_load_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a request that arrives while the models load waits for them "
+        "before it gets 503 UNAVAILABLE.",
+    )
+    perspective_max_batch: int = Field(
+        default=64,
+        gt=0,
+        description="Perspective requests scored in one pass at most (a pass takes every "
+        "request waiting; it never waits for more).",
+    )
+
     @property
     def webhook_retry_schedule(self) -> list[float]:
         return [float(v) for v in self.webhook_retry_intervals.split(",") if v.strip()]

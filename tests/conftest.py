@@ -126,6 +126,7 @@ def settings(database_url: str, tmp_path: Path, redis_conn: redis_lib.Redis):
         var_dir=tmp_path / "var",
         rules=ROOT / "rules" / "default.yaml",
         queue=f"test-{os.urandom(4).hex()}",
+        perspective_enabled=False,  # tests of the Perspective API turn it on (tests/perspective)
         _env_file=None,
     )
 

@@ -26,9 +26,21 @@ from moderation.exceptions import (
     QueueUnavailableError,
     UnknownReferenceError,
 )
+from moderation.perspective import errors as perspective_errors
 from moderation.reviews import decision_view
 
 log = logging.getLogger(__name__)
+
+PERSPECTIVE_PREFIX = "/v1alpha1/"
+"""Errors under this path answer in Google's envelope (``moderation.perspective.errors``)."""
+
+
+def _perspective_path(path: str) -> bool:
+    return path.startswith(PERSPECTIVE_PREFIX)
+
+
+def perspective_response(exc: perspective_errors.PerspectiveError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.code)
 
 
 class ApiError(Exception):
@@ -85,8 +97,14 @@ def validation_response(fields: list[dict[str, str]], status_code: int = 422) ->
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if _perspective_path(request.url.path):
+            return perspective_response(perspective_errors.from_validation(list(exc.errors())))
         return validation_response(pydantic_fields(list(exc.errors())))
+
+    @app.exception_handler(perspective_errors.PerspectiveError)
+    async def _perspective(_: Request, exc: perspective_errors.PerspectiveError) -> JSONResponse:
+        return perspective_response(exc)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -134,7 +152,11 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body("queue_unavailable", str(exc)), status_code=503)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if _perspective_path(request.url.path):
+            return perspective_response(
+                perspective_errors.from_http(exc.status_code, request.method, request.url.path)
+            )
         codes = {
             401: "unauthorized",
             403: "forbidden",
@@ -179,7 +201,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = 0
                 if declared > limit:
-                    await self._too_large(send, limit)
+                    await self._too_large(send, limit, scope["path"])
                     return
         received = 0
 
@@ -195,17 +217,20 @@ class BodySizeLimit:
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await self._too_large(send, limit)
+            await self._too_large(send, limit, scope["path"])
 
     @staticmethod
-    async def _too_large(send: Send, limit: int) -> None:
-        body = json.dumps(
-            error_body(
+    async def _too_large(send: Send, limit: int, path: str = "") -> None:
+        payload = (
+            perspective_errors.request_too_large(limit).body()
+            if _perspective_path(path)
+            else error_body(
                 "payload_too_large",
                 f"request body is larger than the limit of {limit} bytes",
                 [{"field": "body", "message": f"larger than {limit} bytes", "type": "too_large"}],
             )
-        ).encode()
+        )
+        body = json.dumps(payload).encode()
         await send(
             {
                 "type": "http.response.start",

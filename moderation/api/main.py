@@ -10,10 +10,21 @@ from fastapi import FastAPI
 
 from moderation import __version__, web
 from moderation.api import errors
-from moderation.api.routes import articles, comments, decisions, health, reviews, rules, webhooks
+from moderation.api.routes import (
+    articles,
+    comments,
+    decisions,
+    health,
+    perspective,
+    reviews,
+    rules,
+    webhooks,
+)
 from moderation.auth import KeyRing, load_or_generate
 from moderation.connections import connect, resolve_redis_url
 from moderation.db import make_engine, make_session_factory
+from moderation.perspective.analyzer import Analyzer
+from moderation.perspective.attributes import load_table
 from moderation.rulebook import Rulebook
 from moderation.scoring import expected_labels
 from moderation.settings import Settings, get_settings
@@ -29,7 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.analyzer is not None:
+            app.state.analyzer.start()  # loads the models in the background
         yield
+        if app.state.analyzer is not None:
+            app.state.analyzer.close()
         app.state.redis.close()
         engine.dispose()
 
@@ -53,6 +68,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session_factory=app.state.session_factory,
         check_interval=settings.rules_reload_interval_seconds,
     )
+    # The Perspective-compatible API scores in this process (the one exception to "the API
+    # never scores"), with the models loaded once, in the background, at startup.
+    app.state.perspective_attributes = load_table()
+    app.state.analyzer = (
+        Analyzer.from_settings(settings, rules=app.state.rulebook.current)
+        if settings.perspective_enabled
+        else None
+    )
+    perspective.install_log_filter()
     errors.install(app)
     app.add_middleware(
         errors.BodySizeLimit,
@@ -66,5 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(webhooks.router)
     app.include_router(rules.router)
+    app.include_router(perspective.router)
+    app.include_router(perspective.admin_router)
     app.include_router(web.router)
     return app

@@ -274,3 +274,54 @@ class WebhookAttempt(Base):
     duration_ms: Mapped[float] = mapped_column(Float)
 
     delivery: Mapped[WebhookDelivery] = relationship(back_populates="attempt_log")
+
+
+class PerspectiveRequest(Base):
+    """An analyze request of the Perspective-compatible API sent with ``doNotStore`` false:
+    kept apart from the moderation queue (no comment, no decision), for calibration."""
+
+    __tablename__ = "perspective_requests"
+    __table_args__ = (
+        Index("ix_perspective_requests_community_received", "community_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    key_name: Mapped[str] = mapped_column(String(200))
+    community_id: Mapped[str | None] = mapped_column(String(500))
+    session_id: Mapped[str | None] = mapped_column(String(500))
+    client_token: Mapped[str | None] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+    text_type: Mapped[str] = mapped_column(String(32))
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    detected_languages: Mapped[list[Any] | None] = mapped_column(JSON)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Every scorer output computed for the request (toxicity, relevance, spam...)."""
+    attribute_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Requested attribute name -> the value answered (before thresholds)."""
+    rules_version: Mapped[str | None] = mapped_column(String(64))
+
+
+class PerspectiveSuggestion(Base):
+    """One attribute score a client suggested (``comments:suggestscore``): Coral sends 0
+    when a moderator approves, 1 when one rejects. Queried by community and attribute."""
+
+    __tablename__ = "perspective_suggestions"
+    __table_args__ = (
+        Index("ix_perspective_suggestions_community_attribute", "community_id", "attribute", "id"),
+        Index("ix_perspective_suggestions_attribute", "attribute", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    key_name: Mapped[str] = mapped_column(String(200))
+    community_id: Mapped[str | None] = mapped_column(String(500))
+    client_token: Mapped[str | None] = mapped_column(String(500))
+    session_id: Mapped[str | None] = mapped_column(String(500))
+    attribute: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float)
+    text: Mapped[str | None] = mapped_column(Text)
+    """The comment's text; null when the client sent ``doNotStore: true``."""
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -40,6 +40,13 @@ async def readyz(request: Request) -> JSONResponse:
             checks[name] = {"ok": False, "error": exc.errors}
         except Exception as exc:  # noqa: BLE001 - report whatever the dependency says
             checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    analyzer = getattr(state, "analyzer", None)
+    if analyzer is not None:  # the Perspective API's models, loaded in the background
+        checks["perspective"] = (
+            {"ok": True}
+            if analyzer.ready
+            else {"ok": False, "error": analyzer.error or "models loading"}
+        )
     failing = [n for n, c in checks.items() if not c["ok"]]
     if state.rulebook.last_errors and "rules" not in failing:
         checks["rules"]["refused_reload"] = state.rulebook.last_errors
