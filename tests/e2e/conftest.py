@@ -84,6 +84,7 @@ class Stack:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
+            "MODERATION_PERSPECTIVE_ENABLED": "false",  # a test that needs it passes "true"
             **(extra_env or {}),
         }
         self.api: subprocess.Popen[bytes] | None = None
