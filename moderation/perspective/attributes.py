@@ -246,3 +246,19 @@ def parse_table(text: str, source: str = "<string>") -> AttributeTable:
 @lru_cache
 def load_table(path: Path = DEFAULT_TABLE_PATH) -> AttributeTable:
     return parse_table(path.read_text(encoding="utf-8"), str(path))
+
+
+def markdown_table(table: AttributeTable) -> str:
+    """The attribute table as docs/perspective.md shows it (a test keeps the two equal)."""
+    backends = ["offline", "detoxify", "detoxify:multilingual"]
+    lines = [
+        "| Attribute | From | Needs context | Spans | " + " | ".join(backends) + " |",
+        "| --- | --- | --- | --- | " + " | ".join("---" for _ in backends) + " |",
+    ]
+    for attr in table:
+        langs = [", ".join(attr.languages_for(b)) or "—" for b in backends]
+        lines.append(
+            f"| `{attr.name}` | {attr.kind.describe(attr)} | {'yes' if attr.context else 'no'} "
+            f"| {'yes' if attr.spans else 'no'} | " + " | ".join(langs) + " |"
+        )
+    return "\n".join(lines)
