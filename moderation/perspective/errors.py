@@ -170,10 +170,6 @@ def invalid_suggested_score(attribute: str, value: float | None) -> PerspectiveE
     )
 
 
-def invalid_payload(path: str, problem: str) -> PerspectiveError:
-    return PerspectiveError(f"Invalid JSON payload received. Invalid value at '{path}': {problem}")
-
-
 def malformed_json(problem: str) -> PerspectiveError:
     return PerspectiveError(f"Invalid JSON payload received. {problem}")
 
