@@ -14,6 +14,7 @@ from moderation.api.routes import (
     articles,
     comments,
     decisions,
+    discovery,
     health,
     perspective,
     reviews,
@@ -92,5 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rules.router)
     app.include_router(perspective.router)
     app.include_router(perspective.admin_router)
+    app.include_router(discovery.router)
     app.include_router(web.router)
     return app
