@@ -119,6 +119,22 @@ class Stack:
             time.sleep(0.1)
         raise AssertionError("API did not start\n" + self.dump())
 
+    def wait_ready(self, timeout: float = 180) -> dict:
+        """Wait until ``/readyz`` answers 200 (the API's background loads are done); its body."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            assert self.api is not None and self.api.poll() is None, self.dump()
+            try:
+                response = httpx.get(f"{self.url}/readyz", timeout=5)
+                if response.status_code == 200:
+                    return dict(response.json())
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
+        raise AssertionError(f"API not ready in {timeout:.0f} s: {last}\n" + self.dump())
+
     def start_worker(self) -> subprocess.Popen[bytes]:
         proc = self._spawn("worker", [sys.executable, "-m", "moderation", "worker"])
         self.workers.append(proc)
