@@ -29,6 +29,12 @@ DEFAULT_EMBEDDING_BATCH_SIZE = 64
 
 EMBEDDING_DIM = 384
 
+DEFAULT_ATTENTION_BUDGET = 8 * 256 * 256
+"""Texts x width² per pass: a batch's attention scores grow with the square of its longest
+text, so long texts go 8 to a pass (about 25 MB of scores per layer) while short ones still
+go 64. Passes of 64 long comments added about 250 MB to a worker's peak memory and were no
+faster per comment."""
+
 _MASKED = -1e4  # additive attention mask for padding, as BERT's own code uses
 
 
@@ -74,6 +80,24 @@ class Read:
 
 def _length_order(rows: Sequence[Sequence[int]]) -> list[int]:
     return sorted(range(len(rows)), key=lambda i: len(rows[i]))
+
+
+def length_batches(
+    rows: Sequence[Sequence[int]], *, size: int, budget: int = DEFAULT_ATTENTION_BUDGET
+) -> list[list[int]]:
+    """Indexes of ``rows``, shortest first, cut into passes of at most ``size`` rows whose
+    count times the square of their longest row stays within ``budget`` (one row at least)."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in _length_order(rows):
+        width = max(1, len(rows[i]))  # the longest so far: rows come shortest first
+        if current and (len(current) >= size or (len(current) + 1) * width * width > budget):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 class Embedder:
@@ -191,13 +215,12 @@ class Embedder:
         return run_layers(bert.encoder.layer[:layer], hidden, mask)
 
     def _forward(self, keys: Sequence[tuple[int, ...]]) -> list[Read]:
-        """One pass per ``batch_size`` texts (shortest first, so batches pad little)."""
+        """One pass per :func:`length_batches` batch (shortest first, so batches pad little)."""
         layers = self.transformer.encoder.layer
         tap_layer, tap_tokens = self.tap if self.tap is not None else (len(layers), 0)
         out: list[Read] = []
-        order = _length_order(keys)
-        for start in range(0, len(order), self.batch_size):
-            rows = [keys[i] for i in order[start : start + self.batch_size]]
+        for batch in length_batches(keys, size=self.batch_size):
+            rows = [keys[i] for i in batch]
             ids, mask = self._batch(rows)
             with torch.no_grad():
                 low = self._lower(ids, mask, tap_layer)
@@ -214,9 +237,7 @@ class Embedder:
 
     def _lower_states(self, rows: Sequence[tuple[int, ...]], layer: int) -> list[torch.Tensor]:
         out: list[torch.Tensor | None] = [None] * len(rows)
-        order = _length_order(rows)
-        for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
+        for index in length_batches(rows, size=self.batch_size):
             ids, mask = self._batch([rows[i] for i in index])
             with torch.no_grad():
                 low = self._lower(ids, mask, layer)

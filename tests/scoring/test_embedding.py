@@ -56,3 +56,14 @@ def test_the_second_scorer_to_ask_gets_the_first_ones_pass(fresh):
         assert forwards == [2, 1]
     finally:
         hook.remove()
+
+
+def test_length_batches_keep_short_texts_together_and_long_ones_few_to_a_pass():
+    from moderation.scoring._embedding import length_batches
+
+    rows = [[0] * n for n in (300, 10, 256, 20, 256, 12, 128)]
+    # Shortest first; at most 3 rows; count x width² within 2 x 256².
+    assert length_batches(rows, size=3, budget=2 * 256 * 256) == [[1, 5, 3], [6, 2], [4], [0]]
+    assert length_batches([], size=64) == []
+    # A row wider than the budget allows still gets a pass of its own.
+    assert length_batches([[0] * 600], size=64, budget=100) == [[0]]
