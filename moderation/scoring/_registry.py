@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from moderation import defaults
 from moderation.exceptions import ConfigurationError
+from moderation.scoring._memory import fix_mmap_threshold
 from moderation.scoring.base import (
     ArticleFeaturizer,
     ArticleInput,
@@ -190,6 +191,7 @@ def build_scorers(settings: Any, *, redis: Any | None) -> ScorerSet:
             f"Setting MODERATION_SCORERS has value {settings.scorers!r}: unknown scorer "
             f"{', '.join(repr(u) for u in unknown)}; expected names from {', '.join(SCORER_NAMES)}."
         )
+    fix_mmap_threshold()  # before the models allocate: see moderation/scoring/_memory.py
     shared = _Shared(settings, redis)
     scorers = [SCORER_KINDS[name].build(shared) for name in names]
     return ScorerSet(scorers, batch_size=settings.scoring_batch_size)
