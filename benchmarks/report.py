@@ -29,6 +29,10 @@ def _latency(lat: dict[str, Any] | None) -> str:
     return text
 
 
+def _quantiles(lat: dict[str, Any]) -> str:
+    return " / ".join(_fmt(lat[k], 0) for k in ("p50_ms", "p95_ms", "p99_ms"))
+
+
 def _check(ok: bool | None) -> str:
     return "" if ok is None else ("yes" if ok else "NO")
 
@@ -104,6 +108,23 @@ def format_table(result: dict[str, Any]) -> str:
         value = ratios[f"scale_out_{path}_2_to_1"]
         if value is not None:
             row(f"scale-out, 2 workers / 1, {path}", [_fmt(value, 2)])
+
+    perspective = result.get("perspective")
+    if perspective:
+        single, spans = perspective["single"], perspective.get("spans")
+        row("Perspective analyze, one at a time, p50/p95/p99 (ms)", [_quantiles(single)])
+        row(
+            "  answered within Coral's 800 ms / Discourse's 3 s",
+            [" / ".join(f"{100 * share:.0f}%" for share in single["within_ms"].values())],
+        )
+        if spans:
+            row("  with spanAnnotations, p50/p95/p99 (ms)", [_quantiles(spans)])
+        for run in perspective["concurrent"]:
+            row(
+                f"  {run['clients']} concurrent client(s) (requests/s; p99 ms)",
+                [f"{_fmt(run['per_s'])}; {_fmt(run['latency']['p99_ms'], 0)}"],
+            )
+        row("  peak RSS, API with the analyzer (MB)", [_fmt(perspective["rss_mb"]["api"], 0)])
 
     name_w = max(len(r[0]) for r in rows)
     cell_w = max([len(h) for h in heads] + [len(c) for r in rows for c in r[1]])

@@ -19,6 +19,7 @@ from benchmarks.client import Publisher
 from benchmarks.corpus import SHARED_DATA, Comment, Corpus, load_corpus
 from benchmarks.database import Databases
 from benchmarks.memory import RssSampler
+from benchmarks.perspective import PerspectiveOptions, run_perspective
 from benchmarks.raw import raw_embedding_rate
 from benchmarks.stack import Stack
 
@@ -122,6 +123,8 @@ def run_suite(options: Options, log: Callable[[str], None] = print) -> dict[str,
             _pipeline(corpus, options, workdir, dbs, w, first=i == 0, log=log)
             for i, w in enumerate(options.workers)
         ]
+        perspective = PerspectiveOptions.quick_smoke() if options.quick else PerspectiveOptions()
+        result["perspective"] = run_perspective(corpus, workdir, dbs, perspective, log)
     finally:
         dbs.drop_all()
         if options.keep:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.benchmarks.test_perspective_bench import check_perspective
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -74,6 +75,9 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path):
     number(run["rss_mb"]["api"], 20, 100_000)
     [worker_rss] = run["rss_mb"]["workers"]
     number(worker_rss, 50, 100_000)
+
+    check_perspective(result["perspective"])
+    assert "Perspective analyze, one at a time" in proc.stdout, proc.stdout
 
     ratios = result["ratios"]
     for key in ("pipeline_batch_to_raw", "pipeline_single_to_raw", "best_pipeline_to_raw"):
