@@ -99,17 +99,24 @@ class Stack:
             [sys.executable, "-m", "uvicorn", "--factory", "moderation.api.main:create_app",
              "--host", "127.0.0.1", "--port", str(self.port)],
         )  # fmt: skip
+        # Ready, not only alive: the API loads the Perspective analyzer's models in the
+        # background at start, and a measurement taken meanwhile would time that load.
         deadline = time.monotonic() + API_START_TIMEOUT
+        last = "no answer"
         while time.monotonic() < deadline:
             if self.api.poll() is not None:
                 raise BenchmarkError("the API exited at start\n" + self.tail())
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                r = httpx.get(f"{self.url}/readyz", timeout=2)
+                if r.status_code == 200:
                     return
-            except httpx.HTTPError:
-                pass
+                last = r.text[:300]
+            except httpx.HTTPError as exc:
+                last = str(exc)
             time.sleep(0.2)
-        raise BenchmarkError(f"the API did not answer within {API_START_TIMEOUT:.0f} s")
+        raise BenchmarkError(
+            f"the API was not ready within {API_START_TIMEOUT:.0f} s: {last}\n" + self.tail()
+        )
 
     def start_workers(self) -> None:
         """Start the workers and wait until each has registered with RQ (models loaded)."""

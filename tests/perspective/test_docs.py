@@ -27,3 +27,11 @@ def test_every_error_message_of_the_fixtures_is_documented():
             message = case["response"]["error"]["message"]
             head = message.split(":")[0] if "Invalid JSON" not in message else "Invalid JSON"
             assert _shape(head) in doc, f"{case['name']}: {message!r} is not in docs/perspective.md"
+
+
+def test_the_readme_shows_the_same_attribute_table():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert markdown_table(load_table()) in readme, (
+        "README.md's 'Migrating from Perspective API' attribute table differs from "
+        "moderation/perspective/attributes.yaml: paste markdown_table(load_table()) into it"
+    )
