@@ -32,7 +32,7 @@ from typing import Any
 
 from moderation.perspective.languages import LanguageDetector
 from moderation.policy import ArticleFacts, EvaluationContext, RuleSet
-from moderation.scoring import ArticleFeaturizer, ArticleInput, CommentInput, ScoreResult, ScorerSet
+from moderation.scoring import ArticleInput, CommentInput, ScorerSet
 
 log = logging.getLogger(__name__)
 
@@ -238,20 +238,10 @@ class Analyzer:
 def score_jobs(
     scorers: ScorerSet, jobs: Sequence[Job], rules: Callable[[], RuleSet]
 ) -> list[Outcome]:
-    """Score ``jobs`` in one pass: each scorer sees, in batches of ``scorers.batch_size``
-    (shortest first), the jobs it applies to (scorers with per-article work, i.e. relevance,
-    only those with context); then spans and the rules' decision where asked."""
+    """Score ``jobs`` in one pass (:meth:`ScorerSet.score`; relevance only for the jobs with
+    context), then spans and the rules' decision where asked."""
     inputs = [_input(index, job) for index, job in enumerate(jobs)]
-    merged = [ScoreResult() for _ in jobs]
-    for scorer in scorers.scorers:
-        needs_article = isinstance(scorer, ArticleFeaturizer)
-        chosen = [i for i, job in enumerate(jobs) if job.article is not None or not needs_article]
-        chosen.sort(key=lambda i: len(jobs[i].text))
-        for start in range(0, len(chosen), scorers.batch_size):
-            index = chosen[start : start + scorers.batch_size]
-            partial = scorer.score([inputs[i] for i in index])
-            for i, result in zip(index, partial, strict=True):
-                merged[i].merge(result)
+    merged = scorers.score(inputs, has_article=[job.article is not None for job in jobs])
     outcomes = [Outcome(scores=dict(r.scores), evidence=dict(r.evidence)) for r in merged]
     _add_spans(scorers, jobs, outcomes)
     if any(job.rules for job in jobs):

@@ -53,27 +53,35 @@ class ScorerSet:
                 return scorer
         raise KeyError(name)
 
-    def score(self, comments: Sequence[CommentInput]) -> list[ScoreResult]:
+    def score(
+        self, comments: Sequence[CommentInput], *, has_article: Sequence[bool] | None = None
+    ) -> list[ScoreResult]:
         """One result per comment (in order), every scorer's scores merged; at most
         ``batch_size`` comments go to a scorer at a time, shortest first, so that a batch
-        pads little (a batch is as slow as its longest comment)."""
+        pads little (a batch is as slow as its longest comment).
+
+        ``has_article[i]`` False: comment ``i`` has nothing to be compared with (a
+        Perspective request without context), so the scorers that compare a comment with
+        its article (:class:`ArticleFeaturizer`, i.e. relevance) leave it out."""
         order = sorted(range(len(comments)), key=lambda i: len(comments[i].text))
         results: list[ScoreResult] = [ScoreResult() for _ in comments]
         for start in range(0, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
-            chunk = [comments[i] for i in index]
-            merged = [ScoreResult() for _ in chunk]
             for scorer in self.scorers:
+                taken = index
+                if has_article is not None and isinstance(scorer, ArticleFeaturizer):
+                    taken = [i for i in index if has_article[i]]
+                    if not taken:
+                        continue
+                chunk = [comments[i] for i in taken]
                 partial = scorer.score(chunk)
                 if len(partial) != len(chunk):
                     raise RuntimeError(
                         f"scorer {scorer.name!r} returned {len(partial)} results "
                         f"for {len(chunk)} comments"
                     )
-                for target, result in zip(merged, partial, strict=True):
-                    target.merge(result)
-            for i, result in zip(index, merged, strict=True):
-                results[i] = result
+                for i, result in zip(taken, partial, strict=True):
+                    results[i].merge(result)
         return results
 
     def explain(
