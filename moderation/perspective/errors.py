@@ -202,7 +202,7 @@ def quota_exceeded(metric: str, per_second: int, consumer: str) -> PerspectiveEr
     )
 
 
-def analyzer_unavailable(why: str) -> PerspectiveError:
+def unavailable(why: str) -> PerspectiveError:
     return PerspectiveError(
         f"The service is currently unavailable: {why}", status=Status.UNAVAILABLE, error_type=None
     )

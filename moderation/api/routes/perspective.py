@@ -41,7 +41,6 @@ from moderation.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/v1alpha1/"
 router = APIRouter(tags=["perspective"])
 admin_router = APIRouter(prefix="/v1/perspective", tags=["perspective"])
 
@@ -104,7 +103,7 @@ def suggest_quota(request: Request, principal: KeyDep) -> Principal:
 async def ready_analyzer(request: Request) -> Analyzer:
     analyzer: Analyzer | None = request.app.state.analyzer
     if analyzer is None:
-        raise errors.analyzer_unavailable(
+        raise errors.unavailable(
             "the Perspective API is turned off on this server (MODERATION_PERSPECTIVE_ENABLED)."
         )
     if not analyzer.ready:
@@ -115,7 +114,7 @@ async def ready_analyzer(request: Request) -> Analyzer:
                 if analyzer.error
                 else "the models are still loading; try again in a few seconds."
             )
-            raise errors.analyzer_unavailable(why)
+            raise errors.unavailable(why)
     return analyzer
 
 
@@ -225,7 +224,7 @@ async def suggest_comment_score(
         await run_in_threadpool(store)
     except SQLAlchemyError as exc:
         log.error("a Perspective score suggestion was not stored: %s", type(exc).__name__)
-        raise errors.analyzer_unavailable("the database cannot be reached.") from None
+        raise errors.unavailable("the database cannot be reached.") from None
     return JSONResponse(SuggestCommentScoreResponse(client_token=plan.client_token).wire())
 
 
