@@ -17,26 +17,17 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from benchmarks.args import counts
 from benchmarks.client import BenchmarkError  # noqa: E402
 from benchmarks.corpus import SHARED_DATA, length_quantiles, mix, real_texts  # noqa: E402
 from benchmarks.report import JSON_PATH, PNG_PATH, draw_png, format_table, write_json  # noqa: E402
 from benchmarks.suite import Options, run_suite  # noqa: E402
 
 
-def _workers(value: str) -> list[int]:
-    try:
-        counts = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected counts like 1,2; got {value!r}") from None
-    if not counts or any(c < 1 for c in counts):
-        raise argparse.ArgumentTypeError(f"expected counts >= 1 like 1,2; got {value!r}")
-    return counts
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     p.add_argument("--comments", type=int, help="comments per throughput run (default 400)")
-    p.add_argument("--workers", type=_workers, help="worker counts to run, e.g. 1,2 (default)")
+    p.add_argument("--workers", type=counts("1,2"), help="worker counts to run, e.g. 1,2 (default)")
     p.add_argument(
         "--database",
         help="'sqlite' (a file in a temp dir, default) or a PostgreSQL server URL; "

@@ -42,6 +42,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from benchmarks.args import counts
 from benchmarks.client import BenchmarkError
 from benchmarks.corpus import SHARED_DATA, Corpus, load_corpus
 from benchmarks.database import Databases
@@ -302,16 +303,6 @@ def run_perspective(
     return result
 
 
-def _counts(value: str) -> list[int]:
-    try:
-        counts = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected counts like 1,4,16; got {value!r}") from None
-    if not counts or any(c < 1 for c in counts):
-        raise argparse.ArgumentTypeError(f"expected counts >= 1 like 1,4,16; got {value!r}")
-    return counts
-
-
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -320,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--requests", type=int, help="single requests (default 200)")
     p.add_argument("--span-requests", type=int, help="single requests with spans (default 20)")
-    p.add_argument("--clients", type=_counts, help="concurrency levels (default 1,4,16)")
+    p.add_argument("--clients", type=counts("1,4,16"), help="concurrency levels (default 1,4,16)")
     p.add_argument("--concurrent-requests", type=int, help="requests per level (default 200)")
     p.add_argument("--quick", action="store_true", help="a small smoke run")
     p.add_argument("--database", default="sqlite", help="'sqlite' or a PostgreSQL server URL")
