@@ -24,9 +24,15 @@ import numpy as np
 
 from moderation.exceptions import ModelUnavailableError
 from moderation.scoring._embedding import Embedder
-from moderation.scoring._explain import DEFAULT_EXPLAIN_THRESHOLD, occlusion_spans, span_fields
+from moderation.scoring._explain import (
+    DEFAULT_EXPLAIN_THRESHOLD,
+    occlusion_spans,
+    remove_word,
+    span_fields,
+    word_sums,
+)
 from moderation.scoring.base import CommentInput, ScoreResult
-from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, ToxicityModel, sigmoid
+from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, ToxicityModel, logit, sigmoid
 
 DEFAULT_MAX_CHARS = 4000
 """Characters of a comment that are scored; MiniLM reads ~256 word pieces anyway."""
@@ -122,5 +128,35 @@ class OfflineToxicityScorer:
         job calls this after the decision; [] under the threshold)."""
         texts = [text[: self.max_chars] for text in texts]
         return occlusion_spans(
-            texts, [float(s) for s in scores], self.predict, threshold=self.explain_threshold
+            texts,
+            [float(s) for s in scores],
+            self.predict,
+            threshold=self.explain_threshold,
+            shortlist=self._estimated_drops,
         )
+
+    def _estimated_drops(
+        self, texts: Sequence[str], words: Sequence[Sequence[tuple[int, int]]]
+    ) -> list[np.ndarray]:
+        """Per text, each word's estimated drop in the stacked logit when it is removed: the
+        lexical model's own occlusion (cheap: a linear model) plus gradient x input of the
+        tuned layer, each weighted as the stack weighs it."""
+        pairs = zip(texts, words, strict=True)
+        variants = [remove_word(text, a, b) for text, spans in pairs for a, b in spans]
+        base = logit(lexical_probabilities(texts))
+        occluded = logit(lexical_probabilities(variants))
+        tuned: list[np.ndarray] = [np.zeros(len(spans)) for spans in words]
+        lexical_weight, tuned_weight = 1.0, 0.0
+        if self.model is not None and self.embedder is not None:
+            lexical_weight, tuned_weight = self.model.stack[0], self.model.stack[1]
+            attributions = self.model.token_attributions(self.embedder, texts)
+            tuned = [
+                word_sums(spans, offsets, values)
+                for spans, (offsets, values) in zip(words, attributions, strict=True)
+            ]
+        estimates, at = [], 0
+        for index, spans in enumerate(words):
+            lexical_drop = base[index] - occluded[at : at + len(spans)]
+            at += len(spans)
+            estimates.append(lexical_weight * lexical_drop + tuned_weight * tuned[index])
+        return estimates

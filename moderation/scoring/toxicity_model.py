@@ -202,6 +202,37 @@ class ToxicityModel:
                 out[index] = self.top(hidden, mask).double().cpu().numpy()
         return out
 
+    def token_attributions(
+        self, embedder: Embedder, texts: Sequence[str]
+    ) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
+        """Per text, its word pieces' character offsets and gradient x input of the tuned
+        logit at MiniLM's embedding output: how much each piece pushes the logit up (one
+        forward and one backward pass per text, instead of a re-score per word)."""
+        bert = embedder.transformer
+        device = next(bert.parameters()).device
+        self.top.to(device)
+        out: list[tuple[list[tuple[int, int]], np.ndarray]] = []
+        for text in texts:
+            encoded = embedder.tokenizer(
+                [text],
+                truncation=True,
+                max_length=self.max_tokens,
+                return_offsets_mapping=True,
+                return_tensors="pt",
+            )
+            offsets = [(int(a), int(b)) for a, b in encoded["offset_mapping"][0].tolist()]
+            ids = encoded["input_ids"].to(device)
+            mask = encoded["attention_mask"].to(device)
+            with torch.enable_grad():
+                start = bert.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids))
+                start = start.detach().requires_grad_(True)
+                hidden = _run_layers(bert.encoder.layer[: self.first_layer], start, mask)
+                logit = self.top(hidden, mask).sum()
+                (grad,) = torch.autograd.grad(logit, start)
+            values = (grad * start).sum(-1)[0].detach().double().cpu().numpy()
+            out.append((offsets, values))
+        return out
+
     def combine(self, lexical: np.ndarray, tuned_logits: np.ndarray) -> np.ndarray:
         a, b, c = self.stack
         return sigmoid(a * logit(lexical) + b * np.asarray(tuned_logits, dtype=np.float64) + c)

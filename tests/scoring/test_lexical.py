@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moderation.scoring._explain import occlusion_spans, word_spans
+from moderation.scoring._explain import occlusion_spans, word_spans, word_sums
 from moderation.scoring.lexical import MODEL_NAME, OfflineToxicityScorer, lexical_probabilities
 from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH
 from tests.scoring.conftest import comment
@@ -80,3 +80,51 @@ def test_shipped_model_flags_insults_without_swear_words(embedder):
     # predict(), which occlusion re-scores with, gives what score() gave.
     expected = [r.scores["toxicity"] for r in (polite, insult, swear)]
     assert scorer.predict(texts).tolist() == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_shortlist_limits_the_rescored_words_to_those_it_ranks_highest():
+    text = " ".join(f"w{i}" for i in range(20)) + " bad"
+    words = word_spans(text)
+    seen: list[str] = []
+
+    def score_fn(texts):
+        seen.extend(texts)
+        return np.array([0.9 if "bad" in t else 0.1 for t in texts])
+
+    def shortlist(texts, spans):
+        assert texts == [text] and [list(s) for s in spans] == [words]
+        estimate = np.zeros(len(words))
+        estimate[-1], estimate[3] = 2.0, 1.0  # "bad" first, then "w3"
+        return [estimate]
+
+    [spans] = occlusion_spans([text], [0.9], score_fn, shortlist=shortlist, shortlist_size=2)
+    assert len(seen) == 2  # two re-scores, not 21
+    assert [s["text"] for s in spans] == ["bad"]  # the weight is the measured drop
+    # Texts with no more words than the shortlist are all re-scored, unranked.
+    seen.clear()
+    occlusion_spans(["a bad day"], [0.9], score_fn, shortlist=shortlist, shortlist_size=3)
+    assert len(seen) == 3
+
+
+def test_word_sums_add_each_words_pieces_and_skip_the_rest():
+    text = "unbelievable, you idiot"
+    spans = word_spans(text)  # unbelievable, you, idiot
+    offsets = [(0, 0), (0, 2), (2, 12), (12, 13), (14, 17), (18, 23), (0, 0)]
+    values = np.array([5.0, 1.0, 2.0, 7.0, 0.5, 3.0, 9.0])
+    assert word_sums(spans, offsets, values).tolist() == [3.0, 0.5, 3.0]
+
+
+@pytest.mark.slow
+def test_shortlisted_spans_of_a_long_comment_match_occlusion_of_every_word(embedder):
+    scorer = OfflineToxicityScorer.from_files(embedder=embedder)
+    text = (
+        "I have read this newspaper for twenty years and I have never seen such a lazy piece "
+        "of reporting, the council clearly did its homework on the budget and the reporter "
+        "did not, and frankly anyone who believes this is a complete idiot and a moron."
+    )
+    [score] = scorer.predict([text])
+    assert len(word_spans(text)) > 40 and score > 0.3
+    [every] = occlusion_spans([text], [score], scorer.predict)
+    [shortlisted] = scorer.explain([text], [score])
+    assert {s["text"] for s in shortlisted} == {s["text"] for s in every}
+    assert {s["text"] for s in shortlisted} & {"idiot", "moron"}
