@@ -57,6 +57,16 @@ DEFAULT_SWEEP_AFTER_SECONDS = 5.0
 
 DEFAULT_SWEEP_INTERVAL_SECONDS = 2.0
 
+DEFAULT_WORKER_HEARTBEAT_TTL_SECONDS = 15.0
+"""A worker's heartbeat lives this long and is refreshed every third of it. When it expires
+the worker counts as gone: ``/readyz`` stops counting it and the next sweep puts the jobs it
+had started back in their queue, so a killed worker's comments wait this long plus one sweep
+interval, not RQ's job timeout."""
+
+DEFAULT_WORKER_LOAD_RETRY_SECONDS = 30.0
+"""A worker whose scorers or rules failed to load publishes the error, takes no jobs and
+tries again after this long (a model download that comes back, a file that is fixed)."""
+
 DEFAULT_MAX_SCORING_ATTEMPTS = 5
 """After this many failed scoring attempts a comment is escalated to a person."""
 

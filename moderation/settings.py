@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     sweep_after_seconds: float = Field(default=defaults.DEFAULT_SWEEP_AFTER_SECONDS, ge=0)
     sweep_interval_seconds: float = Field(default=defaults.DEFAULT_SWEEP_INTERVAL_SECONDS, gt=0)
     max_scoring_attempts: int = Field(default=defaults.DEFAULT_MAX_SCORING_ATTEMPTS, gt=0)
+    worker_heartbeat_ttl_seconds: float = Field(
+        default=defaults.DEFAULT_WORKER_HEARTBEAT_TTL_SECONDS, ge=1
+    )
+    worker_load_retry_seconds: float = Field(
+        default=defaults.DEFAULT_WORKER_LOAD_RETRY_SECONDS, gt=0
+    )
     rules_reload_interval_seconds: float = Field(
         default=defaults.DEFAULT_RULES_RELOAD_INTERVAL_SECONDS, gt=0
     )
