@@ -5,7 +5,9 @@ exact body bytes. After commit the caller enqueues the recorded deliveries
 (``enqueue_recorded``); if Redis is down then, ``sweep_deliveries`` (run by workers) enqueues
 them later. Each attempt sends the same delivery id and the same bytes, signed with
 ``X-Moderation-Signature: sha256=<hex HMAC-SHA256(body, MODERATION_WEBHOOK_SECRET)>``, so
-the receiver may see a delivery twice, never a different one.
+the receiver may see a delivery twice, never a different one. No database transaction is
+open while the publisher answers (``deliver``), and the jobs run in a webhook worker of their
+own (``workers/webhook_worker.py``), so a slow publisher delays neither writers nor scoring.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import httpx
 import redis
 from rq import Queue
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from moderation import defaults
@@ -159,6 +161,39 @@ class AttemptResult:
     """Seconds until the next attempt; ``None`` when delivered or given up."""
 
 
+@dataclass(frozen=True)
+class _Outgoing:
+    """What one attempt sends, read in a short transaction that is closed before the POST."""
+
+    id: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    number: int
+
+
+def _read_outgoing(
+    session_factory: sessionmaker[Session], settings: Settings, delivery_id: str
+) -> _Outgoing | None:
+    with session_factory() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
+            return None
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "moderation-webhooks/1",
+            "X-Moderation-Event": delivery.event,
+            "X-Moderation-Delivery": delivery.id,
+        }
+        if settings.webhook_secret:
+            headers["X-Moderation-Signature"] = sign(delivery.body, settings.webhook_secret)
+        outgoing = _Outgoing(
+            delivery.id, delivery.url, bytes(delivery.body), headers, delivery.attempts + 1
+        )
+        session.rollback()  # only read: end the transaction before the network call
+    return outgoing
+
+
 def deliver(
     *,
     session_factory: sessionmaker[Session],
@@ -169,41 +204,81 @@ def deliver(
 ) -> AttemptResult | None:
     """One attempt: POST the stored body, log the attempt, schedule the next one on failure.
 
-    Returns ``None`` when there is nothing to do (unknown or already delivered).
+    Three steps, so that no database transaction is open while the publisher answers (up to
+    ``MODERATION_WEBHOOK_TIMEOUT_SECONDS``): read the delivery and close the transaction;
+    POST; record the attempt in a new short transaction. The record is a compare-and-set on
+    the delivery's attempt count and status as read, so when two runs of the same delivery
+    overlap (a duplicate job, a job re-run after its worker died) each POSTs the same id,
+    bytes and signature, and only the first to finish records its attempt.
+
+    Returns ``None`` when there is nothing to do (unknown, delivered, given up) or when
+    another run recorded this attempt first.
     """
-    with session_factory() as session:
-        delivery = session.get(WebhookDelivery, delivery_id)
-        if delivery is None or delivery.status == DeliveryStatus.DELIVERED.value:
-            return None
-        number = delivery.attempts + 1
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "moderation-webhooks/1",
-            "X-Moderation-Event": delivery.event,
-            "X-Moderation-Delivery": delivery.id,
+    outgoing = _read_outgoing(session_factory, settings, delivery_id)
+    if outgoing is None:
+        return None
+    number = outgoing.number
+    status_code: int | None = None
+    error: str | None = None
+    started = time.perf_counter()
+    own_client = client is None
+    http = client or httpx.Client(timeout=settings.webhook_timeout_seconds)
+    try:
+        response = http.post(outgoing.url, content=outgoing.body, headers=outgoing.headers)
+        status_code = response.status_code
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+    finally:
+        if own_client:
+            http.close()
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+
+    now = utcnow()
+    retry_in: float | None = None
+    values: dict[str, Any] = {
+        "attempts": number,
+        "last_status_code": status_code,
+        "last_error": error,
+    }
+    if error is None:
+        values |= {
+            "status": DeliveryStatus.DELIVERED.value,
+            "delivered_at": now,
+            "next_attempt_at": None,
         }
-        if settings.webhook_secret:
-            headers["X-Moderation-Signature"] = sign(delivery.body, settings.webhook_secret)
-        status_code: int | None = None
-        error: str | None = None
-        started = time.perf_counter()
-        own_client = client is None
-        http = client or httpx.Client(timeout=settings.webhook_timeout_seconds)
-        try:
-            response = http.post(delivery.url, content=delivery.body, headers=headers)
-            status_code = response.status_code
-            if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-        finally:
-            if own_client:
-                http.close()
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        now = utcnow()
+    else:
+        schedule = settings.webhook_retry_schedule
+        if number <= len(schedule):
+            retry_in = schedule[number - 1]
+            values["next_attempt_at"] = now + timedelta(seconds=retry_in)
+        else:
+            values |= {"status": DeliveryStatus.FAILED.value, "next_attempt_at": None}
+    with session_factory() as session:
+        claimed = session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.attempts == number - 1,
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            session.rollback()
+            log.info(
+                "webhook %s attempt %d: %s (%.0f ms), not recorded: another run recorded it",
+                delivery_id,
+                number,
+                status_code if error is None else error,
+                duration_ms,
+            )
+            return None
         session.add(
             WebhookAttempt(
-                delivery_id=delivery.id,
+                delivery_id=delivery_id,
                 number=number,
                 at=now,
                 status_code=status_code,
@@ -211,22 +286,6 @@ def deliver(
                 duration_ms=duration_ms,
             )
         )
-        delivery.attempts = number
-        delivery.last_status_code = status_code
-        delivery.last_error = error
-        retry_in: float | None = None
-        if error is None:
-            delivery.status = DeliveryStatus.DELIVERED.value
-            delivery.delivered_at = now
-            delivery.next_attempt_at = None
-        else:
-            schedule = settings.webhook_retry_schedule
-            if number <= len(schedule):
-                retry_in = schedule[number - 1]
-                delivery.next_attempt_at = now + timedelta(seconds=retry_in)
-            else:
-                delivery.status = DeliveryStatus.FAILED.value
-                delivery.next_attempt_at = None
         session.commit()
         log.info(
             "webhook %s attempt %d: %s (%.0f ms)",
@@ -246,7 +305,7 @@ def deliver(
                 )
             except QueueUnavailableError as exc:
                 log.warning("webhook %s: retry not queued (%s); the sweeper will", delivery_id, exc)
-        return AttemptResult(delivery_id, number, error is None, status_code, error, retry_in)
+    return AttemptResult(delivery_id, number, error is None, status_code, error, retry_in)
 
 
 def sweep_deliveries(
