@@ -1,6 +1,7 @@
 """The pipeline benchmark: real comments through the real stack, as a publisher sees them.
 
-    make bench            # or: .venv/bin/python -m benchmarks [--comments N] [--workers 1,2]
+    make bench            # = .venv/bin/python -m benchmarks --rounds 3
+                          # options: [--comments N] [--workers 1,2] [--rounds N]
                           #     [--database sqlite|postgresql+psycopg://...] [--quick]
 
 Prints a table, writes benchmarks/results/pipeline.json and docs/benchmarks/pipeline.png.
@@ -34,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a fresh database is created on it for each stack and dropped at the end",
     )
     p.add_argument("--quick", action="store_true", help="a small smoke run (one worker count)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds of the raw, ingest and pipeline figures; targets are judged on the "
+        "medians (make bench: 3)",
+    )
     p.add_argument("--latency-comments", type=int, help="single comments for the latency run")
     p.add_argument("--bulk-comments", type=int, help="long comments in the bulk import (500)")
     p.add_argument("--bulk-timeout", type=float, help="seconds to wait for the live comments")
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "bulk_timeout": args.bulk_timeout,
         "data_dir": args.data_dir,
         "keep": args.keep or None,
+        "rounds": args.rounds,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if args.quick:

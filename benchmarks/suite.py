@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -48,6 +49,8 @@ class Options:
     articles: int = 20
     data_dir: Path = SHARED_DATA
     keep: bool = False
+    rounds: int = 1
+    """Rounds of raw, ingest and pipeline figures; the targets are judged on their medians."""
 
     @classmethod
     def quick_smoke(cls, **overrides: Any) -> Options:
@@ -115,14 +118,16 @@ def run_suite(options: Options, log: Callable[[str], None] = print) -> dict[str,
     }
     log(f"corpus: {corpus.source}, {len(corpus.articles)} articles; work dir {workdir}")
     try:
-        texts = [c.text for c in Plan.draw(corpus, "raw", options, 1).batch]
-        log(f"raw: one MiniLM pass over {len(texts)} texts")
-        result["raw"] = asdict(raw_embedding_rate(texts))
-        result["ingest"] = _ingest(corpus, options, workdir, dbs, log)
-        result["runs"] = [
-            _pipeline(corpus, options, workdir, dbs, w, first=i == 0, log=log)
-            for i, w in enumerate(options.workers)
-        ]
+        rounds = []
+        for number in range(1, options.rounds + 1):
+            if options.rounds > 1:
+                log(f"round {number} of {options.rounds}")
+            rounds.append(_round(corpus, options, workdir, dbs, f"r{number}-", log))
+        # The last round's figures in full (the table and the figure show them) ...
+        result.update(rounds[-1])
+        if options.rounds > 1:
+            # ... and each target figure of every round, with its median.
+            result["rounds"] = round_figures(rounds)
         perspective = PerspectiveOptions.quick_smoke() if options.quick else PerspectiveOptions()
         result["perspective"] = run_perspective(corpus, workdir, dbs, perspective, log)
     finally:
@@ -132,8 +137,52 @@ def run_suite(options: Options, log: Callable[[str], None] = print) -> dict[str,
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    result["ratios"] = ratios(result)
     return result
+
+
+def _round(
+    corpus: Corpus,
+    options: Options,
+    workdir: Path,
+    dbs: Databases,
+    prefix: str,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """The raw limit, the API alone and the pipeline with each worker count, once."""
+    texts = [c.text for c in Plan.draw(corpus, "raw", options, 1).batch]
+    log(f"raw: one MiniLM pass over {len(texts)} texts")
+    out: dict[str, Any] = {"raw": asdict(raw_embedding_rate(texts))}
+    out["ingest"] = _ingest(corpus, options, workdir, dbs, log, prefix=prefix)
+    out["runs"] = [
+        _pipeline(corpus, options, workdir, dbs, w, first=i == 0, log=log, prefix=prefix)
+        for i, w in enumerate(options.workers)
+    ]
+    out["ratios"] = ratios(out)
+    return out
+
+
+ROUND_FIGURES = {
+    "pipeline_batch_to_raw": lambda r: r["ratios"]["pipeline_batch_to_raw"],
+    "pipeline_single_to_raw": lambda r: r["ratios"]["pipeline_single_to_raw"],
+    "p99_ms_at_half_capacity": lambda r: (r["runs"][0].get("latency") or {}).get("p99_ms"),
+    "ingest_batch_per_s": lambda r: r["ingest"]["batch"]["per_s"],
+    "worker_rss_mb": lambda r: max(
+        (w for run in r["runs"] for w in run["rss_mb"]["workers"]), default=None
+    ),
+    "scale_out_batch_2_to_1": lambda r: r["ratios"]["scale_out_batch_2_to_1"],
+    "scale_out_single_2_to_1": lambda r: r["ratios"]["scale_out_single_2_to_1"],
+}
+"""The figures whose median over rounds judges a target (and the scale-out ratios)."""
+
+
+def round_figures(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"count": n, "values": {figure: [per round]}, "median": {figure: median}}``."""
+    values = {name: [get(r) for r in rounds] for name, get in ROUND_FIGURES.items()}
+    medians = {
+        name: (statistics.median(v) if all(x is not None for x in v) else None)
+        for name, v in values.items()
+    }
+    return {"count": len(rounds), "values": values, "median": medians}
 
 
 def _put_articles(pub: Publisher, corpus: Corpus) -> None:
@@ -142,7 +191,13 @@ def _put_articles(pub: Publisher, corpus: Corpus) -> None:
 
 
 def _ingest(
-    corpus: Corpus, options: Options, workdir: Path, dbs: Databases, log: Callable[[str], None]
+    corpus: Corpus,
+    options: Options,
+    workdir: Path,
+    dbs: Databases,
+    log: Callable[[str], None],
+    *,
+    prefix: str = "",
 ) -> dict[str, Any]:
     """The API alone: no worker runs, so nothing competes with it."""
     s = corpus.stream("ingest")
@@ -150,7 +205,7 @@ def _ingest(
     single = s.take("single", options.ingest_comments)
     log(f"ingest: API alone, {len(batch)} comments in batches and {len(single)} one by one")
     with (
-        Stack("ingest", workdir, dbs.fresh("ingest"), workers=0) as stack,
+        Stack(f"{prefix}ingest", workdir, dbs.fresh(f"{prefix}ingest"), workers=0) as stack,
         Publisher(stack.url, stack.api_key) as pub,
     ):
         stack.start(workers=False)
@@ -175,21 +230,23 @@ def _pipeline(
     *,
     first: bool,
     log: Callable[[str], None],
+    prefix: str = "",
 ) -> dict[str, Any]:
     label = f"w{workers}"
-    plan = Plan.draw(corpus, label, options, workers)
+    plan = Plan.draw(corpus, label, options, workers)  # the same texts in every round
+    name = f"{prefix}{label}"
     run: dict[str, Any] = {"workers": workers}
     sampler = RssSampler()
     with (
-        Stack(label, workdir, dbs.fresh(label), workers=workers) as stack,
+        Stack(name, workdir, dbs.fresh(name), workers=workers) as stack,
         Publisher(stack.url, stack.api_key) as pub,
     ):
         log(f"{label}: starting the API and {workers} worker(s)")
         start = time.perf_counter()
         stack.start()
         run["startup_seconds"] = round(time.perf_counter() - start, 2)
-        for name, pid in stack.pids().items():
-            sampler.watch(name, pid)
+        for process, pid in stack.pids().items():
+            sampler.watch(process, pid)
         sampler.start()
         _put_articles(pub, corpus)
         measure.warm_up(pub, plan.warm_articles, plan.warm_singles, _decision_timeout(50))
