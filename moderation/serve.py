@@ -1,7 +1,10 @@
 """``moderation serve``: API, worker processes and (by default) an embedded Redis, together.
 
 Workers are separate processes whose command line reads ``moderation worker`` so operators
-can see and signal them; one that dies is restarted.
+can see and signal them; one that dies is restarted. ``MODERATION_WORKERS`` scoring workers
+load the models; ``MODERATION_WEBHOOK_WORKERS`` webhook workers (``moderation worker
+--webhooks``) deliver to the publisher and load none. Ctrl+C (or SIGTERM, SIGHUP) stops the
+API, then the workers (each finishes its current job), then the embedded Redis, and exits 0.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 
 import uvicorn
 
@@ -24,60 +28,135 @@ from moderation.settings import Settings
 
 log = logging.getLogger("moderation.serve")
 
+STOP_TIMEOUT_SECONDS = 30.0
+"""How long workers get to finish their current job after Ctrl+C or SIGTERM."""
+
 
 class WorkerPool:
-    def __init__(self, count: int, env: dict[str, str]):
+    """``count`` processes of ``moderation worker [args]``, each restarted when it dies.
+
+    Each runs in a session of its own, so a Ctrl+C in the terminal (SIGINT to the foreground
+    process group) reaches only ``serve``, which then stops them in order: one SIGTERM each
+    (RQ's warm shutdown: the current job finishes), before the embedded Redis stops."""
+
+    def __init__(
+        self, count: int, env: dict[str, str], args: Sequence[str] = (), kind: str = "worker"
+    ):
         self.count = count
         self.env = env
+        self.args = list(args)
+        self.kind = kind
         self.procs: list[subprocess.Popen[bytes]] = []
         self.stopping = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(
-            target=self._supervise, name="worker-supervisor", daemon=True
+            target=self._supervise, name=f"{kind}-supervisor", daemon=True
         )
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "moderation", "worker"], env=self.env, stdin=subprocess.DEVNULL
+            [sys.executable, "-m", "moderation", "worker", *self.args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
-        log.info("started worker pid %d", proc.pid)
+        log.info("started %s pid %d", self.kind, proc.pid)
         return proc
 
     def start(self) -> None:
-        self.procs = [self._spawn() for _ in range(self.count)]
-        self._thread.start()
+        with self._lock:
+            self.procs = [self._spawn() for _ in range(self.count)]
+        if self.count:
+            self._thread.start()
 
     def _supervise(self) -> None:
         while not self.stopping.wait(2.0):
-            for i, proc in enumerate(self.procs):
-                if proc.poll() is not None and not self.stopping.is_set():
-                    log.warning(
-                        "worker pid %d exited with %s; restarting", proc.pid, proc.returncode
-                    )
-                    time.sleep(1.0)
-                    self.procs[i] = self._spawn()
+            for i, proc in enumerate(list(self.procs)):
+                if proc.poll() is None or self.stopping.is_set():
+                    continue
+                log.warning(
+                    "%s pid %d exited with %s; restarting", self.kind, proc.pid, proc.returncode
+                )
+                if self.stopping.wait(1.0):
+                    return
+                with self._lock:
+                    if not self.stopping.is_set():
+                        self.procs[i] = self._spawn()
 
-    def stop(self) -> None:
-        self.stopping.set()
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)  # RQ: warm shutdown, finishes the current job
-        deadline = time.monotonic() + 30
+    def request_stop(self) -> None:
+        """SIGTERM to each live worker, once: RQ's warm shutdown (a second signal would be
+        its cold shutdown, which abandons the job in hand)."""
+        with self._lock:
+            self.stopping.set()
+            for proc in self.procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+
+    def wait(self, deadline: float) -> None:
+        """Wait for the workers until ``deadline`` (monotonic); kill the ones still running
+        (their jobs go back to the queue once their heartbeat expires)."""
         for proc in self.procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                log.warning("%s pid %d did not stop in time; killing it", self.kind, proc.pid)
                 proc.kill()
+                proc.wait()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        self.request_stop()
+        self.wait(time.monotonic() + timeout)
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    # uvicorn shuts down gracefully, restores this handler and re-raises the signal; raising
-    # here (instead of the default "die at once") lets the finally-block stop the workers
-    # and the embedded Redis.
-    raise SystemExit(128 + signum)
+class _Stop(Exception):
+    """A stop was asked for (SIGINT, SIGTERM or SIGHUP): shut down in order, exit 0."""
+
+
+def _stop_requested(signum: int, _frame: object) -> None:
+    # uvicorn handles SIGINT and SIGTERM while it runs: it shuts down gracefully, restores
+    # this handler and raises the signal again, which lands here too.
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _hangup(_signum: int, _frame: object) -> None:
+    # The terminal went away: the same orderly stop as SIGTERM (uvicorn's, while it runs).
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _already_stopping(signum: int, _frame: object) -> None:
+    log.warning(
+        "%s: already stopping (workers finish their current job, at most %.0f s)",
+        signal.Signals(signum).name,
+        STOP_TIMEOUT_SECONDS,
+    )
+
+
+def _shutdown(pools: Sequence[WorkerPool], embedded: EmbeddedRedis | None) -> None:
+    """Workers first (all asked at once, then waited for), the embedded Redis last."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _already_stopping)
+    for pool in pools:
+        pool.request_stop()
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for pool in pools:
+        pool.wait(deadline)
+    if embedded is not None:
+        embedded.stop()
+    log.info("workers and the embedded Redis stopped")
 
 
 def serve(settings: Settings) -> int:
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_requested)
+    signal.signal(signal.SIGHUP, _hangup)
+    try:
+        return _serve(settings)
+    except _Stop as stop:
+        log.info("stopped on %s; exiting", stop)
+        return 0
+
+
+def _serve(settings: Settings) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -100,14 +179,18 @@ def serve(settings: Settings) -> int:
     upgrade(engine)
     engine.dispose()
     embedded = None
-    if not settings.redis_url:
-        embedded = EmbeddedRedis(settings.var_dir).start()
-        env["MODERATION_REDIS_URL"] = embedded.url
-        settings = settings.model_copy(update={"redis_url": embedded.url})
-    env["MODERATION_WORKERS"] = str(settings.workers)  # each worker sizes its torch threads
-    pool = WorkerPool(settings.workers, env)
+    pools = [
+        WorkerPool(settings.workers, env),
+        WorkerPool(settings.webhook_workers, env, ["--webhooks"], kind="webhook worker"),
+    ]
     try:
-        pool.start()
+        if not settings.redis_url:
+            embedded = EmbeddedRedis(settings.var_dir).start(own_session=True)
+            env["MODERATION_REDIS_URL"] = embedded.url
+            settings = settings.model_copy(update={"redis_url": embedded.url})
+        env["MODERATION_WORKERS"] = str(settings.workers)  # each worker sizes its torch threads
+        for pool in pools:
+            pool.start()
         from moderation.api.main import create_app
 
         print(
@@ -115,7 +198,5 @@ def serve(settings: Settings) -> int:
         )
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     finally:
-        pool.stop()
-        if embedded is not None:
-            embedded.stop()
+        _shutdown(pools, embedded)
     return 0

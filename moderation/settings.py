@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     host: str = defaults.DEFAULT_HOST
     port: int = defaults.DEFAULT_PORT
     workers: int = Field(default=defaults.DEFAULT_WORKERS, ge=0)
+    webhook_workers: int = Field(default=defaults.DEFAULT_WEBHOOK_WORKERS, ge=0)
     api_keys: str | None = Field(
         default=None,
         description='"role:KEY,..." or "role@name:KEY"; unset: keys generated once into VAR_DIR.',

@@ -34,6 +34,7 @@ from moderation.scoring import ArticleInput, CommentInput, ScorerSet
 from moderation.scoring._explain import spans_pending, with_spans
 from moderation.settings import Settings
 from workers.runtime import Runtime, get_runtime
+from workers.webhook_runtime import deliver_webhook as deliver_webhook  # the job's name
 
 log = logging.getLogger(__name__)
 
@@ -224,18 +225,6 @@ def _escalate_unscorable(
         only_if_status=CommentStatus.PENDING.value,
         webhook_url=webhook_url,
     )
-
-
-def deliver_webhook(delivery_id: str) -> dict[str, Any] | None:
-    """One delivery attempt to the publisher (the RQ entry point); schedules its own retry."""
-    rt = get_runtime()
-    result = webhooks.deliver(
-        session_factory=rt.session_factory,
-        conn=rt.redis,
-        settings=rt.settings,
-        delivery_id=delivery_id,
-    )
-    return None if result is None else {"attempt": result.number, "delivered": result.delivered}
 
 
 EXPLAIN_JOB = "workers.jobs.explain_comments"
