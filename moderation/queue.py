@@ -3,25 +3,31 @@
 The API commits a comment, then enqueues. If Redis is down at that moment the comment
 stays ``pending`` with no job, and ``sweep_pending`` (run by workers) enqueues it once
 Redis is back. It also re-enqueues comments whose job was lost (Redis restarted empty,
-job failed, worker killed), so an accepted comment always reaches a decision.
+job failed, worker killed), so an accepted comment always reaches a decision. A worker that
+died mid-job is known by its heartbeat (``moderation.heartbeats``): once that expires, the
+jobs it had started go back to the front of their queue (``reap_dead_workers``), instead of
+waiting for RQ to give up on them after the job timeout.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 
 import redis
 from rq import Queue, Retry
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
+from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
-from rq.utils import current_timestamp
+from rq.utils import current_timestamp, parse_composite_key
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from moderation import heartbeats
 from moderation.db.models import Comment, CommentStatus, utcnow
 from moderation.exceptions import QueueUnavailableError
 from moderation.settings import Settings
@@ -172,15 +178,71 @@ def sweep_pending(
             session=session, conn=conn, settings=settings, comment_ids=ids
         ),
         what="pending comment(s)",
-        # Jobs of a worker that died mid-job are moved to the failed registry here.
-        first=lambda: _cleanup_started(scoring_queues(conn, settings)),
+        # Jobs of a worker that died mid-job go back to their queue here.
+        first=lambda: _cleanup_started(conn, settings),
     )
 
 
-def _cleanup_started(queues: Sequence[Queue]) -> None:
+def reaped_queues(conn: redis.Redis, settings: Settings) -> list[Queue]:
+    """The queues whose started jobs the sweeper reaps: both scoring lanes and explain."""
+    return [*scoring_queues(conn, settings), Queue(settings.explain_queue, connection=conn)]
+
+
+def _cleanup_started(conn: redis.Redis, settings: Settings) -> None:
+    queues = reaped_queues(conn, settings)
+    reap_dead_workers(queues, live=heartbeats.live_names(conn, queue=settings.queue))
     for queue in queues:
-        StartedJobRegistry(queue=queue).cleanup()
-    enqueue_overdue(queues)
+        StartedJobRegistry(queue=queue).cleanup()  # RQ's own expiry, for anything left
+    enqueue_overdue(scoring_queues(conn, settings))
+
+
+def reap_dead_workers(queues: Sequence[Queue], *, live: Collection[str]) -> int:
+    """Put the started jobs of workers not in ``live`` (names with a heartbeat) back at the
+    front of their queue; returns how many.
+
+    The worker died mid-job (``kill -9``, the OOM killer): its job is neither failed nor done,
+    so it is queued again as it was, without spending one of its retries. Each comment counts
+    its own scoring attempts, so a comment that kills every worker that scores it is escalated
+    after ``max_scoring_attempts``. Should the worker be alive after all (its heartbeat lapsed),
+    the job runs twice, which every job here allows: the second run finds its comments decided.
+    """
+    reaped = 0
+    for queue in queues:
+        conn = queue.connection
+        registry = StartedJobRegistry(queue=queue)
+        members = [
+            m.decode() if isinstance(m, bytes) else str(m) for m in conn.zrange(registry.key, 0, -1)
+        ]
+        if not members:
+            continue
+        with conn.pipeline(transaction=False) as pipe:
+            for member in members:
+                pipe.hmget(Job.key_for(parse_composite_key(member)[0]), "worker_name", "status")
+            rows = pipe.execute()
+        for member, (worker, status) in zip(members, rows, strict=True):
+            if worker is None or status != JobStatus.STARTED.value.encode():
+                continue  # gone, or already finished or failed: RQ's cleanup deals with it
+            worker_name = worker.decode()
+            if worker_name in live:
+                continue
+            job_id, _ = parse_composite_key(member)
+            try:
+                job = Job.fetch(job_id, connection=conn)
+            except NoSuchJobError:
+                continue
+            execution = Execution.from_composite_key(member, conn)
+            execution.worker_name = worker_name
+            with conn.pipeline() as pipe:
+                pipe.multi()  # one transaction; RQ's enqueue_job wants it begun
+                execution.delete(job=job, pipeline=pipe)
+                queue.enqueue_job(job, pipeline=pipe, at_front=True)
+                pipe.execute()
+            log.warning(
+                "worker %s has no heartbeat: its job %s (%s) is queued again",
+                worker_name, job_id, job.description,
+            )  # fmt: skip
+            reaped += 1
+    return reaped
 
 
 def enqueue_overdue(queues: Sequence[Queue], *, after_seconds: int = OVERDUE_AFTER_SECONDS) -> int:

@@ -7,10 +7,17 @@ import pytest
 from rq.job import Job
 from rq.registry import FinishedJobRegistry
 
+from moderation import heartbeats
 from moderation.articles import upsert_article
 from moderation.comments import NewComment, create_comment
-from moderation.db import Comment
-from moderation.queue import enqueue_scoring, scoring_queues, sweep_pending, without_live_job
+from moderation.db import Comment, Decision
+from moderation.heartbeats import HEARTBEAT_KEY, Heartbeat, WorkerState
+from moderation.queue import (
+    enqueue_scoring,
+    scoring_queues,
+    sweep_pending,
+    without_live_job,
+)
 from moderation.webhooks import webhook_queue
 from workers import worker as worker_module
 from workers.runtime import Runtime, set_runtime
@@ -43,10 +50,10 @@ def post(rt: Runtime, ids: list[str], *, bulk: bool | None = None) -> list[str]:
         )
 
 
-def work(rt: Runtime) -> None:
+def work(rt: Runtime, name: str | None = None) -> None:
     live, bulk = scoring_queues(rt.redis, rt.settings)
     queues = [live, webhook_queue(rt.redis, rt.settings), bulk]
-    ModerationWorker(queues, connection=rt.redis, settings=rt.settings).work(burst=True)
+    ModerationWorker(queues, connection=rt.redis, settings=rt.settings, name=name).work(burst=True)
 
 
 def passes(rt: Runtime) -> dict[str, int]:
@@ -111,30 +118,59 @@ def test_the_live_lane_goes_first_and_lanes_are_not_merged(runtime):
     assert all(decided["live"] < decided[f"bulk{i}"] for i in range(3))
 
 
+def beat(rt: Runtime, name: str) -> None:
+    heartbeats.publish(
+        rt.redis,
+        queue=rt.settings.queue,
+        beat=Heartbeat(name=name, pid=1, host="h", queues=[rt.settings.queue],
+                       state=WorkerState.READY, started_at=heartbeats.now_iso()),
+        ttl_seconds=60,
+    )  # fmt: skip
+
+
 def test_a_worker_that_dies_mid_pass_leaves_its_jobs_to_the_sweeper(runtime, monkeypatch):
     jobs = [job for i in range(3) for job in post(runtime, [f"c{i}"])]
+    real = worker_module.process_comments
 
     def die(rt, ids):
         raise SystemExit("killed mid-pass")  # escapes the worker, as a crash would
 
     monkeypatch.setattr(worker_module, "process_comments", die)
+    beat(runtime, "victim")
     with pytest.raises(SystemExit):
-        work(runtime)
+        work(runtime, name="victim")
     live = scoring_queues(runtime.redis, runtime.settings)[0]
     assert live.is_empty()  # all three were taken...
     for job_id in jobs:  # ...and each is registered as started, not left looking queued
         assert Job.fetch(job_id, connection=runtime.redis).get_status() == "started"
         assert job_id in live.started_job_registry.get_job_ids()
-    # Once the dead worker's executions expire, the sweep's registry cleanup retries the jobs,
-    # so every pending comment has a live job again.
-    registry = live.started_job_registry
-    for member in runtime.redis.zrange(registry.key, 0, -1):
-        runtime.redis.zadd(registry.key, {member: 1})
+
+    def sweep() -> int:
+        return sweep_pending(session_factory=runtime.session_factory, conn=runtime.redis,
+                             settings=runtime.settings)  # fmt: skip
+
     runtime.settings.sweep_after_seconds = 0
-    sweep_pending(session_factory=runtime.session_factory, conn=runtime.redis,
-                  settings=runtime.settings)  # fmt: skip
+    runtime.settings.sweep_interval_seconds = 0.001  # the sweep lock lasts a millisecond
+    # While its heartbeat lives, the sweeper leaves its jobs alone (it may still finish).
+    assert sweep() == 0
+    assert sorted(live.started_job_registry.get_job_ids()) == sorted(jobs)
+    # Its heartbeat expires: the jobs go back to the front of the queue as they were, long
+    # before RQ's job timeout; no new job is made, no retry is spent.
+    runtime.redis.delete(HEARTBEAT_KEY.format(queue=runtime.settings.queue, name="victim"))
+    assert sweep() == 0
+    assert live.started_job_registry.get_job_ids() == []
+    assert sorted(live.get_job_ids()) == sorted(jobs)
+    for job_id in jobs:
+        job = Job.fetch(job_id, connection=runtime.redis)
+        assert (job.get_status(), job.retries_left) == ("queued", 2)
     with runtime.session_factory() as s:
         rows = [(c.id, c.job_id) for c in s.query(Comment)]
     assert {cid for cid, _ in rows} == {"c0", "c1", "c2"}
     assert without_live_job(runtime.redis, rows) == []
-    assert all(Job.fetch(j, connection=runtime.redis).get_status() != "started" for j in jobs)
+    # Another worker decides each of them, once.
+    monkeypatch.setattr(worker_module, "process_comments", real)
+    work(runtime)
+    assert set(statuses(runtime).values()) == {"approved"}
+    with runtime.session_factory() as s:
+        decided = [d.comment_id for d in s.query(Decision)]
+    assert sorted(decided) == ["c0", "c1", "c2"]
