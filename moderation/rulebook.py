@@ -51,6 +51,7 @@ class Rulebook:
         self._checked = 0.0
         self.loaded_at: datetime | None = None
         self.last_errors: list[str] = []
+        self.refused_at: datetime | None = None
 
     def load(self) -> RuleSet:
         """First load: raises ``RulesError`` when the file is invalid."""
@@ -59,6 +60,11 @@ class Rulebook:
             ruleset = load_rules(self.path, available_scores=self.available_scores)
             self._activate(ruleset, stamp)
             return ruleset
+
+    @property
+    def active_version(self) -> str | None:
+        """The version deciding now, without loading or checking anything (None: none yet)."""
+        return self._ruleset.version if self._ruleset is not None else None
 
     @property
     def ruleset(self) -> RuleSet:
@@ -86,6 +92,8 @@ class Rulebook:
             try:
                 ruleset = load_rules(self.path, available_scores=self.available_scores)
             except RulesError as exc:
+                if exc.errors != self.last_errors or self.refused_at is None:
+                    self.refused_at = utcnow()
                 self.last_errors = exc.errors
                 self._stamp = stamp  # don't re-parse the same broken file
                 log.error(
@@ -110,6 +118,7 @@ class Rulebook:
         # reloads once more (same version, so nothing changes) and stamps them.
         self._stamp = stamp
         self.last_errors = []
+        self.refused_at = None
 
     def _watched(self) -> list[Path]:
         files = getattr(self._ruleset, "files", None) if self._ruleset is not None else None

@@ -74,12 +74,15 @@ def test_a_broken_file_is_refused_and_the_last_good_version_keeps_deciding(
     assert record.getMessage() == (
         f"rules file {site} refused; still using version {good.version[:12]}:\n{error}"
     )
+    refused_at = book.refused_at
+    assert refused_at is not None and book.active_version == good.version
     result = book.reload()
     assert (result.changed, result.version, result.errors) == (False, good.version, [error])
+    assert book.refused_at == refused_at  # the same refusal: still the time it was first seen
 
     touch_later(site, (GOOD / "site.yaml").read_text())  # repaired: same version as before
     assert book.current() is not good and book.current().version == good.version
-    assert book.last_errors == []
+    assert (book.last_errors, book.refused_at) == ([], None)
 
 
 def test_a_file_read_while_half_written_is_read_again(site, monkeypatch):

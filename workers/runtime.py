@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from redis import Redis
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from moderation.connections import connect, resolve_redis_url
 from moderation.db import make_engine, make_session_factory
+from moderation.exceptions import RulesError
 from moderation.rulebook import Rulebook
 from moderation.scoring import ScorerSet, build_scorers
 from moderation.settings import Settings, get_settings
@@ -57,21 +59,63 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings | None = None, *, redis_conn: Redis | None = None) -> Runtime:
         settings = settings or get_settings()
-        engine = make_engine(settings.effective_database_url)
-        session_factory = make_session_factory(engine)
         conn = redis_conn or connect(resolve_redis_url(settings.redis_url, settings.var_dir))
-        log.info("loading scorers %s (pid %d)", settings.scorer_names, os.getpid())
-        scorers = build_scorers(settings, redis=conn)
-        _set_torch_threads(settings)
-        conn.hincrby(SCORER_LOADS_KEY, f"{socket.gethostname()}:{os.getpid()}", 1)
-        rulebook = Rulebook(
-            settings.rules,
-            available_scores=scorers.labels,
-            session_factory=session_factory,
-            check_interval=settings.rules_reload_interval_seconds,
-        )
-        rulebook.load()
-        return cls(settings, engine, session_factory, conn, scorers, rulebook)
+        return RuntimeLoader(settings, conn).build()
+
+
+class LoadError(Exception):
+    """A step of building the runtime failed; ``step`` is ``scorers``, ``rules`` or
+    ``database``."""
+
+    def __init__(self, step: str, message: str):
+        self.step = step
+        super().__init__(message)
+
+
+class RuntimeLoader:
+    """Builds the runtime in steps, keeping the scorers when the rules fail to load, so a
+    worker that tries again (``workers.worker``) loads its models only once."""
+
+    def __init__(self, settings: Settings, conn: Redis):
+        self.settings = settings
+        self.conn = conn
+        self.scorers: ScorerSet | None = None
+
+    def build(self) -> Runtime:
+        """The runtime; raises ``LoadError`` (from the step's own error) when a step fails."""
+        settings, conn = self.settings, self.conn
+        if self.scorers is None:
+            log.info("loading scorers %s (pid %d)", settings.scorer_names, os.getpid())
+            try:
+                scorers = build_scorers(settings, redis=conn)
+            except Exception as exc:
+                raise LoadError("scorers", _describe(exc)) from exc
+            _set_torch_threads(settings)
+            conn.hincrby(SCORER_LOADS_KEY, f"{socket.gethostname()}:{os.getpid()}", 1)
+            self.scorers = scorers
+        engine = make_engine(settings.effective_database_url)
+        try:
+            session_factory = make_session_factory(engine)
+            rulebook = Rulebook(
+                settings.rules,
+                available_scores=self.scorers.labels,
+                session_factory=session_factory,
+                check_interval=settings.rules_reload_interval_seconds,
+            )
+            rulebook.load()
+        except Exception as exc:
+            engine.dispose()
+            # The first load stores the version: a database that is down fails it too.
+            step = "database" if isinstance(exc, SQLAlchemyError) else "rules"
+            raise LoadError(step, _describe(exc)) from exc
+        return Runtime(settings, engine, session_factory, conn, self.scorers, rulebook)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RulesError):
+        return "\n".join(exc.errors)
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 _runtime: Runtime | None = None

@@ -4,13 +4,19 @@ RQ's default ``Worker`` forks a child per job, which would load the models again
 job; ``SimpleWorker`` runs jobs in this process, so scorers are loaded once and kept. A
 maintenance thread sweeps pending comments that have no live job and watches the rules file.
 
-Queues are taken in order: the live scoring lane, the bulk lane, then the explain queue
-(evidence spans, computed after the decision). Webhooks have a worker process of their own
-(``workers/webhook_worker.py``), so a slow publisher never delays a decision. When the
+Queues are taken in order: the live scoring lane, webhooks, the bulk lane, then the explain
+queue (evidence spans, computed after the decision). When the
 worker takes a scoring job it also takes the jobs queued behind it in the same lane, right
 now and without waiting, up to ``scoring_batch_size`` comments, and scores them in one pass;
 then each job runs as RQ runs it (finding its comments decided, it only returns), so every
 job ends finished or failed in RQ's registries as usual.
+
+Readiness: the worker publishes its heartbeat (``moderation.heartbeats``) only once its
+scorers and rules are loaded, before it takes its first job, and a ``Pulse`` thread keeps
+it fresh; ``/readyz`` counts the live ones. A worker whose scorers or rules fail to load
+takes no jobs: it publishes a heartbeat that carries the error, stays up and tries again
+every ``worker_load_retry_seconds`` (it does not exit, so a supervisor does not restart it
+in a loop that loads the models again and again).
 """
 
 from __future__ import annotations
@@ -19,9 +25,12 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
+from types import FrameType
 from typing import Any
 
 from rq import Queue, SimpleWorker
@@ -31,12 +40,14 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from rq.worker import WorkerStatus
 
+from moderation import heartbeats
 from moderation.connections import connect, resolve_redis_url
+from moderation.heartbeats import Heartbeat, WorkerState
 from moderation.queue import SCORE_JOB, scoring_queues, sweep_pending
 from moderation.settings import Settings, get_settings
-from moderation.webhooks import sweep_deliveries
+from moderation.webhooks import sweep_deliveries, webhook_queue
 from workers.jobs import process_comments
-from workers.runtime import Runtime, get_runtime, set_runtime
+from workers.runtime import LoadError, Runtime, RuntimeLoader, get_runtime, set_runtime
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +182,98 @@ class Maintenance(threading.Thread):
         self.stopping.set()
 
 
+class Pulse(threading.Thread):
+    """Publishes this worker's heartbeat every third of its TTL; nothing until ``show``."""
+
+    def __init__(self, settings: Settings, conn: Any):
+        super().__init__(name="moderation-heartbeat", daemon=True)
+        self.settings = settings
+        self.conn = conn
+        self.ttl = settings.worker_heartbeat_ttl_seconds
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._beat: Heartbeat | None = None
+        self._refresh: Callable[[Heartbeat], None] | None = None
+
+    def show(self, beat: Heartbeat, refresh: Callable[[Heartbeat], None] | None = None) -> bool:
+        """Publish ``beat`` now, and from now on every beat (``refresh`` updates it first);
+        False when Redis could not be reached (the next beat tries again)."""
+        with self._lock:
+            self._beat, self._refresh = beat, refresh
+        return self.publish()
+
+    def publish(self) -> bool:
+        with self._lock:
+            beat, refresh = self._beat, self._refresh
+            if beat is None:
+                return True
+            try:
+                if refresh is not None:
+                    refresh(beat)
+                heartbeats.publish(
+                    self.conn, queue=self.settings.queue, beat=beat, ttl_seconds=self.ttl
+                )
+                return True
+            except Exception as exc:  # noqa: BLE001 - Redis may be down for a while
+                log.warning("heartbeat not published (will retry): %s", exc)
+                return False
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.ttl / 3):
+            self.publish()
+
+    def stop(self, name: str) -> None:
+        """Stop beating and withdraw the heartbeat, so no one counts this worker any more."""
+        self.stopping.set()
+        with self._lock:
+            self._beat = None
+        try:
+            heartbeats.withdraw(self.conn, queue=self.settings.queue, name=name)
+        except Exception as exc:  # noqa: BLE001 - it expires on its own
+            log.warning("heartbeat not withdrawn (it expires in %.0f s): %s", self.ttl, exc)
+
+
+def served_queues(conn: Any, settings: Settings) -> list[Queue]:
+    """What a scoring worker takes jobs from, in order."""
+    live, bulk = scoring_queues(conn, settings)
+    # Lowest last: evidence spans are computed after the decisions, when nothing else waits.
+    explain = Queue(settings.explain_queue, connection=conn)
+    return [live, webhook_queue(conn, settings), bulk, explain]
+
+
+def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)  # while loading: stop at once (RQ's handlers take over in work())
+
+
+def load_runtime(
+    settings: Settings, conn: Any, pulse: Pulse, beat: Heartbeat, *, burst: bool = False
+) -> Runtime:
+    """Build the runtime, trying again every ``worker_load_retry_seconds`` while it fails;
+    each failure is logged and published in the heartbeat (state ``failed``, the error).
+    With ``burst`` the first failure is raised instead."""
+    loader = RuntimeLoader(settings, conn)
+    while True:
+        try:
+            return loader.build()
+        except LoadError as exc:
+            if burst:
+                raise
+            what = {
+                "scorers": f"scorers {','.join(settings.scorer_names)}",
+                "rules": f"rules file {settings.rules}",
+            }.get(exc.step, "database (storing the rules version)")
+            beat.state = WorkerState.FAILED
+            beat.error = f"loading its {what} failed: {exc}"
+            log.error(
+                "worker %s takes no jobs: %s (attempt %d; trying again in %.0f s)",
+                beat.name, beat.error, beat.attempts, settings.worker_load_retry_seconds,
+            )  # fmt: skip
+            pulse.show(beat)
+        if pulse.stopping.wait(settings.worker_load_retry_seconds):
+            raise SystemExit(0)
+        beat.attempts += 1
+
+
 def run_worker(
     settings: Settings | None = None, *, burst: bool = False, name: str | None = None
 ) -> bool:
@@ -183,20 +286,53 @@ def run_worker(
     if not _fork_hooks_registered:
         os.register_at_fork(before=_note_forking_pid, after_in_child=_die_with_parent)
         _fork_hooks_registered = True
-    runtime = Runtime.build(settings)
-    set_runtime(runtime)
-    maintenance = Maintenance(runtime)
-    maintenance.start()
-    live, bulk = scoring_queues(runtime.redis, settings)
-    # Lowest last: evidence spans are computed after the decisions, when nothing else waits.
-    explain = Queue(settings.explain_queue, connection=runtime.redis)
-    worker = ModerationWorker(
-        [live, bulk, explain],  # webhooks: workers/webhook_worker.py
-        connection=runtime.redis,
+    name = name or uuid.uuid4().hex
+    url = resolve_redis_url(settings.redis_url, settings.var_dir)
+    conn = connect(url)
+    # A connection of its own, so a blocking dequeue never delays a heartbeat.
+    pulse = Pulse(settings, connect(url))
+    beat = Heartbeat(
         name=name,
-        settings=settings,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        queues=[q.name for q in served_queues(conn, settings)],
+        state=WorkerState.FAILED,
+        started_at=heartbeats.now_iso(),
     )
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    pulse.start()
     try:
-        return worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+        try:
+            runtime = load_runtime(settings, conn, pulse, beat, burst=burst)
+        except (SystemExit, KeyboardInterrupt):
+            log.info("worker %s stopped before it took any job", name)
+            return False
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        set_runtime(runtime)
+        worker = ModerationWorker(
+            served_queues(runtime.redis, settings),
+            connection=runtime.redis,
+            name=name,
+            settings=settings,
+        )
+        beat.state, beat.error = WorkerState.READY, None
+        beat.scorers = [scorer.name for scorer in runtime.scorers.scorers]
+        beat.labels = list(runtime.scorers.labels)
+
+        def refresh(b: Heartbeat) -> None:
+            b.rules_version = runtime.rulebook.active_version
+            b.rules_refused = list(runtime.rulebook.last_errors)
+
+        # Ready only now, before the first job is taken.
+        pulse.show(beat, refresh)
+        log.info("worker %s ready: scorers %s, rules %s", name, beat.scorers,
+                 (beat.rules_version or "")[:12])  # fmt: skip
+        maintenance = Maintenance(runtime)
+        maintenance.start()
+        try:
+            return worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+        finally:
+            maintenance.stop()
     finally:
-        maintenance.stop()
+        pulse.stop(name)
