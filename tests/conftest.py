@@ -140,6 +140,26 @@ def session_factory(settings):
     engine.dispose()
 
 
+@pytest.fixture
+def worker_heartbeat(settings, redis_conn):
+    """A ready worker's heartbeat for ``settings``' queue, published as a worker does once
+    its scorers and rules are loaded: an in-process app's ``/readyz`` then sees a worker."""
+    from moderation.heartbeats import Heartbeat, WorkerState, now_iso, publish
+
+    beat = Heartbeat(
+        name=f"test-worker-{os.getpid()}",
+        pid=os.getpid(),
+        host="test",
+        queues=[settings.queue, settings.effective_bulk_queue],
+        state=WorkerState.READY,
+        started_at=now_iso(),
+        scorers=settings.scorer_names,
+    )
+    # Long enough for any test; the Redis database is flushed after it.
+    publish(redis_conn, queue=settings.queue, beat=beat, ttl_seconds=600)
+    return beat
+
+
 def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {API_KEYS[role]}"}
 

@@ -78,7 +78,7 @@ def test_a_request_before_the_models_are_loaded_waits_then_gets_unavailable():
         analyzer.close()
 
 
-def test_the_routes_answer_unavailable_while_loading(perspective_settings):
+def test_the_routes_answer_unavailable_while_loading(perspective_settings, worker_heartbeat):
     from fastapi.testclient import TestClient
 
     from moderation.api.main import create_app

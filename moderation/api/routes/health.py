@@ -1,3 +1,12 @@
+"""Liveness (``/healthz``) and readiness (``/readyz``).
+
+Ready means comments will be decided: the database, Redis and the rules file are usable,
+and at least one worker has loaded its scorers and rules (a live heartbeat in Redis, see
+``moderation.heartbeats``). ``failing`` names what is not; ``warnings`` says what does not
+stop decisions but needs a look (a rules file that was refused while the last good version
+keeps deciding, a worker that failed to load its models).
+"""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,9 +16,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from moderation import heartbeats
 from moderation.exceptions import RulesError
 
 router = APIRouter(tags=["health"])
+
+
+class NotReady(Exception):
+    def __init__(self, message: str, detail: dict[str, Any]):
+        super().__init__(message)
+        self.detail = detail
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -17,27 +33,78 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Database, Redis and the rules file are usable")
+def _worker_label(beat: heartbeats.Heartbeat) -> str:
+    return f"worker {beat.name} (pid {beat.pid} on {beat.host})"
+
+
+def _workers(state: Any) -> dict[str, Any]:
+    settings = state.settings
+    beats = heartbeats.live(state.redis, queue=settings.queue)
+    ready = heartbeats.ready_workers(beats, settings.queue)
+    detail: dict[str, Any] = {
+        "ready": len(ready),
+        "heartbeat_ttl_seconds": settings.worker_heartbeat_ttl_seconds,
+        "workers": [b.public() for b in beats],
+    }
+    if ready:
+        return detail
+    failed = [b for b in beats if b.state is heartbeats.WorkerState.FAILED]
+    if failed:
+        why = "; ".join(f"{_worker_label(b)}: {b.error}" for b in failed)
+    elif beats:
+        why = f"{len(beats)} live worker(s), none serving queue {settings.queue!r}"
+    else:
+        why = (
+            f"no worker has sent a heartbeat in the last "
+            f"{settings.worker_heartbeat_ttl_seconds:g} s (start one: moderation worker)"
+        )
+    raise NotReady(f"no worker has loaded its scorers: {why}", detail)
+
+
+@router.get(
+    "/readyz",
+    summary="Comments will be decided: database, Redis, rules file and a worker with its "
+    "scorers loaded",
+)
 async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
     checks: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
+    not_causes: set[str] = set()
 
-    def database() -> None:
+    def database() -> dict[str, Any]:
         with state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+        return {}
 
-    def redis_ping() -> None:
+    def redis_ping() -> dict[str, Any]:
         state.redis.ping()
+        return {}
 
-    def rules() -> str:
-        return str(state.rulebook.current().version)
+    def rules() -> dict[str, Any]:
+        return {"version": str(state.rulebook.current().version)}
 
-    for name, check in (("database", database), ("redis", redis_ping), ("rules", rules)):
+    def workers() -> dict[str, Any]:
+        return _workers(state)
+
+    for name, check in (
+        ("database", database),
+        ("redis", redis_ping),
+        ("rules", rules),
+        ("workers", workers),
+    ):
+        if name == "workers" and not checks["redis"]["ok"]:
+            # Not a cause of its own: without Redis no heartbeat can be read.
+            checks[name] = {"ok": False, "error": "unknown while Redis is unreachable"}
+            not_causes.add(name)
+            continue
         try:
             detail = await run_in_threadpool(check)
-            checks[name] = {"ok": True} | ({"version": detail} if detail else {})
+            checks[name] = {"ok": True} | detail
         except RulesError as exc:
             checks[name] = {"ok": False, "error": exc.errors}
+        except NotReady as exc:
+            checks[name] = {"ok": False, "error": str(exc)} | exc.detail
         except Exception as exc:  # noqa: BLE001 - report whatever the dependency says
             checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     analyzer = getattr(state, "analyzer", None)
@@ -47,8 +114,28 @@ async def readyz(request: Request) -> JSONResponse:
             if analyzer.ready
             else {"ok": False, "error": analyzer.error or "models loading"}
         )
-    failing = [n for n, c in checks.items() if not c["ok"]]
-    if state.rulebook.last_errors and "rules" not in failing:
-        checks["rules"]["refused_reload"] = state.rulebook.last_errors
-    body = {"status": "ok" if not failing else "unavailable", "failing": failing, "checks": checks}
+    failing = [n for n, c in checks.items() if not c["ok"] and n not in not_causes]
+    rulebook = state.rulebook
+    if rulebook.last_errors and checks["rules"]["ok"]:
+        checks["rules"]["refused_reload"] = rulebook.last_errors
+        checks["rules"]["refused_at"] = (
+            rulebook.refused_at.isoformat() if rulebook.refused_at else None
+        )
+        warnings.append(
+            f"rules: {rulebook.path} was refused ({len(rulebook.last_errors)} problem(s): "
+            f"{rulebook.last_errors[0]}); version {checks['rules']['version'][:12]} keeps "
+            "deciding"
+        )
+    for beat in checks["workers"].get("workers", []):
+        if beat["state"] == heartbeats.WorkerState.FAILED.value and checks["workers"]["ok"]:
+            warnings.append(
+                f"workers: worker {beat['name']} (pid {beat['pid']} on {beat['host']}) takes "
+                f"no jobs: {beat['error']}"
+            )
+    body = {
+        "status": "ok" if not failing else "unavailable",
+        "failing": failing,
+        "warnings": warnings,
+        "checks": checks,
+    }
     return JSONResponse(body, status_code=503 if failing else 200)
