@@ -130,32 +130,27 @@ def format_table(result: dict[str, Any]) -> str:
     if repeated:
         medians, values = repeated["median"], repeated["values"]
         row(f"median of {repeated['count']} rounds (targets judged on these):", [])
-        for key, label, digits, target, ok in (
-            ("pipeline_batch_to_raw", "pipeline / raw, batch", 3, f">= {lo}",
-             lambda v: v >= lo),
-            ("pipeline_single_to_raw", "pipeline / raw, single", 3, f">= {lo}",
-             lambda v: v >= lo),
-            ("p99_ms_at_half_capacity", "p99 at 50% capacity (ms)", 0,
-             f"<= {targets['p99_ms_at_half_capacity']:.0f}",
-             lambda v: v <= targets["p99_ms_at_half_capacity"]),
-            ("ingest_batch_per_s", "API ingest alone, batch (comments/s)", 0,
-             f">= {targets['ingest_batch_per_s']:.0f}",
-             lambda v: v >= targets["ingest_batch_per_s"]),
-            ("worker_rss_mb", "peak RSS, worst worker (MB)", 0,
-             f"<= {targets['worker_rss_mb']:.0f}", lambda v: v <= targets["worker_rss_mb"]),
+        judged: tuple[tuple[str, str, int, str, float | None], ...] = (
+            ("pipeline_batch_to_raw", "pipeline / raw, batch", 3, ">=", lo),
+            ("pipeline_single_to_raw", "pipeline / raw, single", 3, ">=", lo),
+            ("p99_ms_at_half_capacity", "p99 at 50% capacity (ms)", 0, "<=",
+             targets["p99_ms_at_half_capacity"]),
+            ("ingest_batch_per_s", "API ingest alone, batch (comments/s)", 0, ">=",
+             targets["ingest_batch_per_s"]),
+            ("worker_rss_mb", "peak RSS, worst worker (MB)", 0, "<=", targets["worker_rss_mb"]),
             ("scale_out_batch_2_to_1", "scale-out 2/1, batch", 2, "", None),
             ("scale_out_single_2_to_1", "scale-out 2/1, single", 2, "", None),
-        ):  # fmt: skip
+        )  # fmt: skip
+        for key, label, digits, sense, limit in judged:
             median = medians.get(key)
             if median is None:
                 continue
             each = ", ".join(_fmt(float(v), digits) for v in values[key])
-            row(
-                f"  {label} [{each}]",
-                [_fmt(float(median), digits)],
-                target,
-                None if ok is None else bool(ok(median)),
-            )
+            met = None
+            if limit is not None:
+                met = median >= limit if sense == ">=" else median <= limit
+            shown = "" if limit is None else f"{sense} {limit:g}"
+            row(f"  {label} [{each}]", [_fmt(float(median), digits)], shown, met)
 
     name_w = max(len(r[0]) for r in rows)
     cell_w = max([len(h) for h in heads] + [len(c) for r in rows for c in r[1]])
