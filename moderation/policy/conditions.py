@@ -33,7 +33,12 @@ from pydantic.errors import PydanticUndefinedAnnotation
 
 from moderation.policy._schema import ListRef, NonEmptyStr, StrictModel
 from moderation.policy.context import Facts, HistoryQuery
-from moderation.policy.normaliser import PhraseMatcher, TermMatcher, compile_re2
+from moderation.policy.normaliser import (
+    PhraseMatcher,
+    TermMatcher,
+    compile_re2,
+    re2_limitation,
+)
 
 __all__ = [
     "CONDITION_TAG_SUFFIX",
@@ -476,7 +481,9 @@ class RegexCondition(ConditionModel):
         try:
             compile_re2(value)
         except ValueError as exc:
-            raise ValueError(f"RE2 cannot compile {value!r}: {exc}") from None
+            lacks = re2_limitation(value, str(exc))
+            hint = f"; {lacks}" if lacks else ""
+            raise ValueError(f"RE2 cannot compile {value!r}: {exc}{hint}") from None
         return value
 
     def compile(self, lists: Lists) -> Test:

@@ -1,7 +1,8 @@
 """Reads a rules file, validates it, and reports every problem as ``file:line:column: message``.
 
-Steps: parse with ruamel.yaml (round-trip, so every key keeps its line and column), look
-for duplicate keys in the node tree, validate with the pydantic models in ``models.py``,
+Steps: parse with ruamel.yaml (round-trip, so every key keeps its line and column), check
+the node tree (only data tags, no recursive or exploding aliases, bounded nesting, no
+duplicate keys), validate with the pydantic models in ``models.py``,
 then check what a schema cannot: duplicate rule ids, word-list files, list names, score
 names, ``extends`` and test expectations. All problems in a file are collected before
 ``RulesError`` is raised; they come sorted by position.
@@ -182,6 +183,36 @@ def _expected_keys(raw_loc: tuple[Any, ...]) -> list[str] | None:
     return None
 
 
+MAX_NESTING = 50
+"""Levels of lists and mappings a rules file may nest (real files use fewer than ten)."""
+
+MAX_VALUES = 100_000
+"""Values a rules file may hold with its aliases expanded: an anchor used nine times in
+each of eight levels ("billion laughs") would otherwise expand to 43 million."""
+
+MAX_INT_DIGITS = 30
+"""Digits of an integer in a rules file (Python refuses to read more than 4,300)."""
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_DATA_TAGS = frozenset(
+    _YAML_TAG + name
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge")
+)
+"""The tags a rules file may carry, written or implied: plain data. Anything else
+(``!!python/object``, ``!!binary``, ``!!set``, a local ``!tag``) is refused, so loading a
+rules file can never construct an object."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+_DATA_KINDS = "strings, numbers, true/false, null, dates, lists and mappings"
+
+
+def _tag_text(tag: str | None) -> str:
+    if tag is None:
+        return "(none)"
+    return "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
+
+
 _TYPE_WORDS = {
     "string_type": "a string",
     "int_type": "an integer",
@@ -287,6 +318,9 @@ class _Loader:
         yaml = YAML(typ="rt")
         try:
             node = yaml.compose(self.text)
+        except RecursionError:
+            self.error_at(0, 0, f"invalid YAML: nested more than {MAX_NESTING} levels deep")
+            return
         except YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problem = getattr(exc, "problem", None) or str(exc)
@@ -297,13 +331,21 @@ class _Loader:
                 detail += f" ({context} started on line {context_mark.line + 1})"
             elif context:
                 detail += f" ({context})"
-            if mark is None:
+            detail = detail.splitlines()[0]  # the rest repeats the position
+            position = getattr(exc, "position", None)  # a character the reader refused
+            if mark is None and isinstance(position, int):
+                before = self.text[:position]
+                line = before.count("\n")
+                self.error_at(line, position - (before.rfind("\n") + 1), f"invalid YAML: {detail}")
+            elif mark is None:
                 self.error_at(0, 0, f"invalid YAML: {detail}")
             else:
                 self.error_at(mark.line, mark.column, f"invalid YAML: {detail}")
             return
         if node is not None:
-            self._duplicate_keys(node, ())
+            if not _NodeCheck(self).ok(node):
+                return  # loading it would recurse, explode or construct what it must not
+            self._duplicate_keys(node, (), set())
         yaml = YAML(typ="rt")
         yaml.allow_duplicate_keys = True
         self.root = yaml.load(self.text)
@@ -314,7 +356,10 @@ class _Loader:
                 0, 0, "expected a mapping with keys: " + _TOP_KEYS + f", got {_kind(self.root)}"
             )
 
-    def _duplicate_keys(self, node: Node, loc: Loc) -> None:
+    def _duplicate_keys(self, node: Node, loc: Loc, seen: set[int]) -> None:
+        if id(node) in seen:  # an alias: its node was checked where its anchor is
+            return
+        seen.add(id(node))
         if isinstance(node, MappingNode):
             first: dict[Any, int] = {}
             for key_node, value_node in node.value:
@@ -330,10 +375,10 @@ class _Loader:
                     )
                 else:
                     first[key] = key_node.start_mark.line + 1
-                self._duplicate_keys(value_node, (*loc, key))
+                self._duplicate_keys(value_node, (*loc, key), seen)
         elif isinstance(node, SequenceNode):
             for i, item in enumerate(node.value):
-                self._duplicate_keys(item, (*loc, i))
+                self._duplicate_keys(item, (*loc, i), seen)
 
     def _validate(self) -> _Parts:
         data = self.data = _plain(self.root)
@@ -626,6 +671,88 @@ class _Loader:
             files=[Path(f) for f in sources][0 if self.path is not None else 1 :],
             sources=sources,
         )
+
+
+class _NodeCheck:
+    """What the node tree must not hold before it is loaded: tags other than plain data,
+    aliases that recurse or expand past ``MAX_VALUES``, nesting past ``MAX_NESTING``,
+    integers longer than ``MAX_INT_DIGITS``. Each node is visited once (aliases share it)."""
+
+    def __init__(self, loader: _Loader):
+        self.loader = loader
+        self.sizes: dict[int, int] = {}
+        self.open: set[int] = set()
+        self.structural = False  # recursion, expansion or nesting: loading must not go on
+        self.errors = 0
+
+    def ok(self, root: Node) -> bool:
+        self.size(root, 1)
+        return self.errors == 0
+
+    def report(self, node: Node, message: str, *, structural: bool = False) -> None:
+        self.loader.error_at(node.start_mark.line, node.start_mark.column, message)
+        self.errors += 1
+        self.structural = self.structural or structural
+
+    def size(self, node: Node, depth: int) -> int:
+        key = id(node)
+        if key in self.sizes:
+            return self.sizes[key]
+        if key in self.open:
+            anchor = f"'&{node.anchor}' " if node.anchor else ""
+            self.report(
+                node,
+                f"the value of anchor {anchor}contains an alias of itself; "
+                "a rules file cannot be recursive",
+                structural=True,
+            )
+            return 0
+        if node.tag not in _DATA_TAGS:
+            self.report(
+                node,
+                f"YAML tag '{_tag_text(node.tag)}' is not allowed: a rules file holds only "
+                f"data ({_DATA_KINDS})",
+            )
+        if depth > MAX_NESTING:
+            if not self.structural:
+                self.report(node, f"nested more than {MAX_NESTING} levels deep", structural=True)
+            return 1
+        total = 1
+        if isinstance(node, ScalarNode):
+            value = str(node.value)
+            digits = sum(ch.isdigit() for ch in value)
+            if node.tag == _YAML_TAG + "int" and digits > MAX_INT_DIGITS:
+                self.report(
+                    node, f"an integer of {digits} digits is too long (at most {MAX_INT_DIGITS})"
+                )
+            lone = _SURROGATE.search(value)
+            if lone is not None:
+                self.report(
+                    node,
+                    f"{value[:60]!r} holds the lone surrogate {lone.group(0)!r}, half of a "
+                    "UTF-16 pair and not a character; write the character itself",
+                )
+        else:
+            self.open.add(key)
+            children: list[Node] = (
+                [n for pair in node.value for n in pair]
+                if isinstance(node, MappingNode)
+                else list(node.value)
+            )
+            for child in children:
+                total += self.size(child, depth + 1)
+                if self.structural:
+                    break
+            self.open.discard(key)
+        if total > MAX_VALUES and not self.structural:
+            self.report(
+                node,
+                f"this value expands to more than {MAX_VALUES:,} values through its aliases; "
+                "a rules file may hold at most that many",
+                structural=True,
+            )
+        self.sizes[key] = total
+        return total
 
 
 _TOP_KEYS = ", ".join(_model_keys(m.RulesFileModel))

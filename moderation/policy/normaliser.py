@@ -34,6 +34,7 @@ __all__ = [
     "compile_re2",
     "find_urls",
     "normalise_text",
+    "re2_limitation",
     "url_domains",
 ]
 
@@ -54,6 +55,29 @@ def compile_re2(pattern: str) -> re2._Regexp:
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
         raise ValueError(str(detail)) from exc
+
+
+_RE2_LACKS = tuple(
+    # What shows the feature (in the pattern or RE2's message), and what RE2 lacks.
+    (compile_re2(shows), lacks)
+    for shows, lacks in (
+        (r"\(\?<?[=!]", "look-ahead or look-behind: (?=...), (?!...), (?<=...), (?<!...)"),
+        (r"\(\?P=|\\k<|\\[1-9]", "backreferences such as \\1 or (?P=name)"),
+        (r"\(\?>", "atomic groups: (?>...)"),
+        (r"[*+?}]\+", "possessive repeats such as a++ or a*+"),
+    )
+)
+
+
+def re2_limitation(pattern: str, detail: str) -> str | None:
+    """What RE2 deliberately lacks that ``pattern`` uses, in words for an error message
+    (``detail`` is RE2's own message); None when the pattern is simply wrong."""
+    for shows, lacks in _RE2_LACKS:
+        if shows.search(pattern) or shows.search(detail):
+            return f"RE2 has no {lacks}; it runs every pattern in time linear in the text"
+    if "\\Z" in detail:
+        return "RE2 writes the end of the text as \\z"
+    return None
 
 
 _WHITESPACE = compile_re2(r"\s+")

@@ -17,6 +17,14 @@ CONDITIONS = (
     "section, tags, article_age, reply"
 )
 TOP_KEYS = "extends, default, lists, remove, rules, tests"
+ONLY_DATA = (
+    "a rules file holds only data (strings, numbers, true/false, null, dates, lists and mappings)"
+)
+LINEAR = "it runs every pattern in time linear in the text"
+NO_LOOKAROUND = (
+    f"RE2 has no look-ahead or look-behind: (?=...), (?!...), (?<=...), (?<!...); {LINEAR}"
+)
+NO_BACKREFERENCES = f"RE2 has no backreferences such as \\1 or (?P=name); {LINEAR}"
 
 # What `moderation rules check` prints for each broken fixture, after "<path>:".
 EXPECTED_ERRORS = {
@@ -50,9 +58,34 @@ EXPECTED_ERRORS = {
         "active scorers produce: relevance, spam, toxicity",
     ],
     "bad_regex.yaml": [
-        "5:12: rules[0].when.regex: RE2 cannot compile '(?<=buy )now': invalid perl operator: (?<=",
+        f"5:12: rules[0].when.regex: RE2 cannot compile '(?<=buy )now': "
+        f"invalid perl operator: (?<=; {NO_LOOKAROUND}",
         "9:13: rules[1].when.not.regex: RE2 cannot compile '(unclosed': missing ): (unclosed",
+        f"12:12: rules[2].when.regex: RE2 cannot compile '(\\\\w+) \\\\1': "
+        f"invalid escape sequence: \\1; {NO_BACKREFERENCES}",
+        f"15:12: rules[3].when.regex: RE2 cannot compile '(?P<w>a)(?P=w)': "
+        f"invalid perl operator: (?P; {NO_BACKREFERENCES}",
+        f"18:12: rules[4].when.regex: RE2 cannot compile 'buy(?! now)': "
+        f"invalid perl operator: (?!; {NO_LOOKAROUND}",
+        "21:12: rules[5].when.regex: RE2 cannot compile 'a++b': bad repetition operator: ++; "
+        f"RE2 has no possessive repeats such as a++ or a*+; {LINEAR}",
     ],
+    "yaml_tags.yaml": [
+        f"2:10: YAML tag '!!python/object:collections.OrderedDict' is not allowed: {ONLY_DATA}",
+        f"5:11: YAML tag '!!python/object/apply:os.system' is not allowed: {ONLY_DATA}",
+        f"8:19: YAML tag '!secret' is not allowed: {ONLY_DATA}",
+        f"9:14: YAML tag '!!binary' is not allowed: {ONLY_DATA}",
+    ],
+    "aliases.yaml": [
+        "5:11: the value of anchor '&loop' contains an alias of itself; "
+        "a rules file cannot be recursive",
+    ],
+    "billion_laughs.yaml": [
+        "10:5: this value expands to more than 100,000 values through its aliases; "
+        "a rules file may hold at most that many",
+    ],
+    "nesting.yaml": ["6:288: nested more than 50 levels deep"],
+    "huge_number.yaml": ["6:15: an integer of 5001 digits is too long (at most 30)"],
     "missing_wordlist.yaml": [
         "4:12: lists.severe.include: word list file 'words/does-not-exist.txt' not found",
         "10:12: rules[1].when.words: unknown list 'mild'; lists defined: severe",
@@ -102,6 +135,57 @@ def test_broken_files_report_every_problem_with_its_position(name):
         load_rules(path, available_scores=SCORES)
     assert info.value.errors == [f"{path}:{line}" for line in EXPECTED_ERRORS[name]]
     assert str(info.value) == "\n".join(info.value.errors)
+
+
+def test_a_python_tag_constructs_nothing(tmp_path):
+    made = tmp_path / "made-by-yaml"
+    text = f"default: {{action: approve}}\nx: !!python/object/apply:os.mkdir ['{made}']\n"
+    with pytest.raises(RulesError) as info:
+        load_rules_text(text)
+    assert info.value.errors == [
+        f"<string>:2:4: YAML tag '!!python/object/apply:os.mkdir' is not allowed: {ONLY_DATA}"
+    ]
+    assert not made.exists()
+
+
+def test_anchors_aliases_and_merge_keys_are_plain_data():
+    ruleset = load_rules_text(
+        "default: {action: approve}\n"
+        "rules:\n"
+        "  - &toxic {id: toxic, when: {score: toxicity, gte: 0.9}, action: reject}\n"
+        "  - <<: *toxic\n"
+        "    id: toxic-reply\n"
+        "    when: {all: [{reply: true}, {score: toxicity, gte: 0.5}]}\n"
+    )
+    assert [(r.id, r.spec.action) for r in ruleset.rules] == [
+        ("toxic", Action.REJECT),
+        ("toxic-reply", Action.REJECT),
+    ]
+
+
+def test_nesting_deeper_than_the_yaml_parser_goes_is_an_error_not_a_crash():
+    deep = "{not: " * 3000 + "{reply: true}" + "}" * 3000
+    with pytest.raises(RulesError) as info:
+        load_rules_text(f"default: {{action: approve}}\nrules:\n  - {{id: d, when: {deep}}}\n")
+    assert info.value.errors == ["<string>:1:1: invalid YAML: nested more than 50 levels deep"]
+
+
+def test_a_character_yaml_refuses_is_reported_where_it_is():
+    with pytest.raises(RulesError) as info:
+        load_rules_text("default: {action: approve}\nrules: [\x07]\n")
+    assert info.value.errors == [
+        "<string>:2:9: invalid YAML: unacceptable character #x0007: "
+        "special characters are not allowed"
+    ]
+
+
+def test_a_lone_surrogate_escape_is_named():
+    with pytest.raises(RulesError) as info:
+        load_rules_text('default: {action: approve, message: "half \\ud83d of a pair"}\n')
+    assert info.value.errors == [
+        "<string>:1:37: 'half \\ud83d of a pair' holds the lone surrogate '\\ud83d', half of a "
+        "UTF-16 pair and not a character; write the character itself"
+    ]
 
 
 def test_unknown_scores_are_only_checked_when_the_active_scores_are_known():
