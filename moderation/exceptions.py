@@ -11,7 +11,8 @@
     │   ├── ClaimedError            another moderator holds the review (``.holder``, expiry)
     │   └── AlreadyDecidedError     the comment has been decided already (``.decision``)
     ├── InvalidCursorError          a page cursor this server did not give out (a ValueError)
-    └── QueueUnavailableError       Redis cannot be reached (translated from redis errors)
+    ├── QueueUnavailableError       Redis cannot be reached (translated from redis errors)
+    └── DatabaseUnavailableError    the database is busy (``.busy``) or cannot be reached
 
 Library errors (redis, SQLAlchemy, torch) are translated at the boundary with
 ``raise ... from exc``.
@@ -85,3 +86,13 @@ class InvalidCursorError(ModerationError, ValueError):
 
 class QueueUnavailableError(ModerationError):
     pass
+
+
+class DatabaseUnavailableError(ModerationError):
+    """The database is busy (a lock held too long, no free connection: ``busy`` is true) or
+    cannot be reached; retrying later may succeed. The message says what the driver said,
+    without the statement or its parameters."""
+
+    def __init__(self, message: str, *, busy: bool):
+        self.busy = busy
+        super().__init__(message)
