@@ -1,6 +1,6 @@
 """Rules change under running processes: the worker decides with a changed file within
-5 seconds and drops no job; a file that fails validation is refused and logged, and the
-last good version keeps deciding."""
+5 seconds and drops no job; a file that fails validation is refused and logged, the last
+good version keeps deciding, and ``/readyz`` and ``GET /v1/rules`` say so."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from moderation.defaults import DEFAULT_WORKER_HEARTBEAT_TTL_SECONDS
 from moderation.policy import load_rules
 from tests.conftest import ROOT, auth
 from tests.e2e.test_pipeline import ARTICLE, wait_decision
+from tests.e2e.test_worker_faults import assert_decided_once, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -107,12 +109,38 @@ def test_workers_pick_up_a_changed_rules_file_and_refuse_a_broken_one(
         broken = rules.read_text().replace("reject\n    priority: 200", "rejct\n    priority: 200")
         rules.write_text(broken)
         refused_at = time.monotonic()
+        # The API notices by itself: /readyz stays ready and says which version decides.
+        ready = wait_for(
+            "/readyz naming the refused file",
+            lambda: (r := c.get("/readyz").json())["warnings"] and r,
+            timeout=RELOAD_WITHIN,
+            stack=stack,
+        )
+        assert ready["status"] == "ok" and ready["failing"] == [], ready
+        [error] = ready["checks"]["rules"]["refused_reload"]
+        assert ready["checks"]["rules"]["version"] == v2
+        assert ready["warnings"] == [
+            f"rules: {rules} was refused (1 problem(s): {error}); version {v2[:12]} keeps deciding"
+        ]
+        listed = admin.get("/v1/rules").json()
+        assert (listed["version"], listed["refused_reload"]) == (v2, [error]), listed
+        # So does the worker, in its heartbeat (refreshed every third of its TTL).
+        [beat] = wait_for(
+            "the worker's heartbeat naming the refused file",
+            lambda: [
+                b for b in c.get("/readyz").json()["checks"]["workers"]["workers"]
+                if b.get("rules_refused")
+            ],
+            timeout=RELOAD_WITHIN + DEFAULT_WORKER_HEARTBEAT_TTL_SECONDS,
+            stack=stack,
+        )  # fmt: skip
+        assert (beat["rules_version"], beat["rules_refused"]) == (v2, [error]), beat
         refused = admin.post("/v1/rules/reload")
         assert refused.status_code == 422, refused.text
         body = refused.json()
         assert body["error"] == "rules_refused"
         assert body["active_version"] == v2
-        [error] = body["errors"]
+        assert body["errors"] == [error]
         added = len(active["rule_ids"]) - 1  # the rule this test appended is the last one
         assert error.startswith(f"{rules}:") and error.endswith(
             f"rules[{added}].action: 'rejct' is not one of approve, reject, escalate"
@@ -131,3 +159,5 @@ def test_workers_pick_up_a_changed_rules_file_and_refuse_a_broken_one(
     assert f"rules file {rules} refused; still using version {v2[:12]}" in worker_log, worker_log
     assert error in worker_log
     assert all(w.poll() is None for w in stack.workers)
+    assert_decided_once(database_url, ["before", *(f"during-{i}" for i in range(6)), "after",
+                                       "broken"])  # fmt: skip
