@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from moderation import audit
@@ -23,26 +24,34 @@ def upsert_article(
     published_at: datetime | None = None,
     actor: str = "publisher",
 ) -> tuple[Article, bool]:
-    """Create or update an article; returns ``(article, created)``."""
-    tags = list(tags or [])
+    """Create or update an article; returns ``(article, created)``.
+
+    Two requests that create the same article at once store one row: the one that loses
+    the race updates it instead (and answers "updated")."""
+    fields = dict(
+        title=title,
+        body=body,
+        url=url,
+        section=section,
+        tags=list(tags or []),
+        published_at=published_at,
+    )
     digest = content_hash(title, body)
     article = session.get(Article, article_id)
-    created = article is None
+    created = False
     if article is None:
-        article = Article(id=article_id)
-        session.add(article)
-    changed = created or any(
-        getattr(article, k) != v
-        for k, v in dict(
-            title=title, body=body, url=url, section=section, tags=tags, published_at=published_at
-        ).items()
-    )
-    article.title = title
-    article.body = body
-    article.url = url
-    article.section = section
-    article.tags = tags
-    article.published_at = published_at
+        try:
+            with session.begin_nested():  # undoes only this insert if another one wins
+                article = Article(id=article_id, content_hash=digest, **fields)
+                session.add(article)
+            created = True
+        except IntegrityError:
+            article = session.get(Article, article_id)
+            if article is None:
+                raise
+    changed = created or any(getattr(article, k) != v for k, v in fields.items())
+    for name, value in fields.items():
+        setattr(article, name, value)
     article.content_hash = digest
     if changed:
         audit.record(

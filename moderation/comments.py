@@ -171,20 +171,21 @@ def create_comment(*, session: Session, new: NewComment) -> tuple[Comment, bool]
         raise UnknownReferenceError("article", new.article_id, "article_id")
     parent = session.get(Comment, new.parent_id) if new.parent_id is not None else None
     _check_references(new, {new.article_id}, parent)
-    comment = _new_row(session, new, utcnow())
-    audit.record(
-        session,
-        actor="publisher",
-        action="comment.received",
-        subject_type="comment",
-        subject_id=new.id,
-        to_state=CommentStatus.PENDING.value,
-    )
     try:
-        session.flush()
+        # A savepoint of its own, so that losing the race below undoes this comment only,
+        # not the rest of the caller's transaction (the other items of a batch).
+        with session.begin_nested():
+            comment = _new_row(session, new, utcnow())
+            audit.record(
+                session,
+                actor="publisher",
+                action="comment.received",
+                subject_type="comment",
+                subject_id=new.id,
+                to_state=CommentStatus.PENDING.value,
+            )
     except IntegrityError:
         # Another request stored the same id between our read and our write.
-        session.rollback()
         existing = load_comment(session, new.id)
         if existing is None:
             raise
