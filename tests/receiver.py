@@ -1,5 +1,6 @@
 """A stand-in for the publisher's webhook endpoint: a small threaded HTTP server that records
-every request and answers with the status codes it is told to (then 200)."""
+every request and answers with the status codes it is told to (then 200), at once or, held,
+when the test releases it."""
 
 from __future__ import annotations
 
@@ -18,10 +19,15 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, fail_first: int = 0, fail_status: int = 503):
+    """``hold``: every request is recorded when it arrives, then left hanging until
+    ``release()`` (or the receiver closes), as a publisher endpoint that hangs."""
+
+    def __init__(self, fail_first: int = 0, fail_status: int = 503, *, hold: bool = False):
         self.received: list[Received] = []
         self.fail_first = fail_first
         self.fail_status = fail_status
+        self.hold = hold
+        self.released = threading.Event()
         self._lock = threading.Lock()
         receiver = self
 
@@ -36,6 +42,8 @@ class Receiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()},
                                  body, status)
                     )  # fmt: skip
+                if receiver.hold:
+                    receiver.released.wait(300)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -54,7 +62,12 @@ class Receiver:
         self.thread.start()
         return self
 
+    def release(self) -> None:
+        """Answer the held requests, and every later one at once."""
+        self.released.set()
+
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 

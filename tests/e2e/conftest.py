@@ -149,6 +149,17 @@ class Stack:
         self.workers.append(proc)
         return proc
 
+    def start_webhook_worker(self, **env: str) -> subprocess.Popen[bytes]:
+        """A webhook worker (``moderation worker --webhooks``); ``env`` overrides the stack's."""
+        args = [sys.executable, "-m", "moderation", "worker", "--webhooks"]
+        log = self.tmp / f"webhook-worker-{len(self.logs)}.log"
+        self.logs.append(log)
+        proc = subprocess.Popen(
+            args, env={**self.env, **env}, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        )
+        self.workers.append(proc)
+        return proc
+
     def stop(self) -> None:
         for proc in [*self.workers, self.api]:
             if proc is not None and proc.poll() is None:

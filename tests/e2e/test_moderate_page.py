@@ -69,6 +69,7 @@ def stack(database_url, redis_server, stack_factory, tmp_path: Path, receiver: R
     )
     s.start_api()
     s.start_worker()
+    s.start_webhook_worker()
     return s
 
 
