@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from moderation import __version__, web
-from moderation.api import errors
+from moderation.api import errors, unavailable
 from moderation.api.routes import (
     articles,
     comments,
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     perspective.install_log_filter()
     errors.install(app)
+    unavailable.install(app)
     app.add_middleware(
         errors.BodySizeLimit,
         default=settings.max_body_bytes,
