@@ -18,7 +18,9 @@ from tests.e2e.conftest import free_port
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_serve_with_embedded_defaults_is_ready_and_stops_cleanly(tmp_path):
+def test_serve_with_embedded_defaults_is_ready_and_stops_cleanly_on_ctrl_c(tmp_path):
+    """``make run`` and Ctrl+C: SIGINT to the whole process group, as a terminal sends it.
+    The workers stop (warm) before the embedded Redis, so nothing fails on its way out."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
     env |= {
@@ -33,6 +35,7 @@ def test_serve_with_embedded_defaults_is_ready_and_stops_cleanly(tmp_path):
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # a process group of its own, as a shell gives `make run`
     )
     try:
         deadline = time.monotonic() + 90
@@ -59,10 +62,24 @@ def test_serve_with_embedded_defaults_is_ready_and_stops_cleanly(tmp_path):
         # Workers are separate processes whose command line reads "moderation worker".
         children = psutil.Process(proc.pid).children(recursive=True)
         cmdlines = [" ".join(c.cmdline()) for c in children]
-        assert any("moderation worker" in c for c in cmdlines), cmdlines
+        assert any(c.endswith("moderation worker") for c in cmdlines), cmdlines
+        assert any(c.endswith("moderation worker --webhooks") for c in cmdlines), cmdlines
         assert any("redis-server" in c for c in cmdlines), cmdlines
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C
+        try:
+            code = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, [" ".join(p.cmdline()) for p in alive]
+    output = (tmp_path / "serve.log").read_text(errors="replace")
+    assert code == 0, output
+    assert "Traceback" not in output, output
+    assert "ConnectionError" not in output and "Connection refused" not in output, output
+    # Each worker had its warm shutdown, and Redis was stopped only after they all exited.
+    assert output.count("warm shut down requested") == 2, output
+    assert output.rstrip().endswith("stopped on SIGINT; exiting"), output[-3000:]
+    stopped = output.index("workers and the embedded Redis stopped")
+    assert output.rindex("unsubscribing from channel") < stopped, output
