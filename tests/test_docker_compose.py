@@ -13,23 +13,26 @@ def load() -> dict:
 
 def test_services_and_wiring():
     services = load()["services"]
-    assert {"api", "worker", "redis", "postgres", "migrate"} <= set(services)
-    for name in ("api", "worker", "migrate"):
+    assert {"api", "worker", "webhook-worker", "redis", "postgres", "migrate"} <= set(services)
+    for name in ("api", "worker", "webhook-worker", "migrate"):
         env = services[name]["environment"]
         assert env["MODERATION_DATABASE_URL"].startswith("postgresql+psycopg://")
         assert "@postgres:5432/" in env["MODERATION_DATABASE_URL"]
         assert env["MODERATION_REDIS_URL"] == "redis://redis:6379/0"
         assert env["MODERATION_RULES"].startswith("/app/rules/")
     assert services["migrate"]["command"] == ["moderation", "db", "upgrade"]
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "webhook-worker"):
         deps = services[name]["depends_on"]
         assert deps["migrate"]["condition"] == "service_completed_successfully"
         assert deps["redis"]["condition"] == "service_healthy"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["worker"]["command"] == ["moderation", "worker"]
-    assert "ports" not in services["worker"]  # scales with --scale worker=N
-    assert "container_name" not in services["worker"]
-    for name in ("api", "worker", "redis", "postgres"):
+    assert services["webhook-worker"]["command"] == ["moderation", "worker", "--webhooks"]
+    for name in ("worker", "webhook-worker"):  # scale with --scale worker=N
+        assert "ports" not in services[name] and "container_name" not in services[name]
+    # The bracket keeps the pattern from matching the shell that runs pgrep.
+    assert "moderation worker --webhook[s]" in services["webhook-worker"]["healthcheck"]["test"][1]
+    for name in ("api", "worker", "webhook-worker", "redis", "postgres"):
         assert services[name]["healthcheck"]["test"], name
     assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
 
@@ -40,4 +43,5 @@ def test_the_commands_it_runs_exist():
     parser = build_parser()
     parser.parse_args(["db", "upgrade"])
     parser.parse_args(["worker"])
+    assert parser.parse_args(["worker", "--webhooks"]).webhooks
     assert (ROOT / "Dockerfile").exists()
