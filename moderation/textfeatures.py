@@ -22,7 +22,15 @@ from functools import lru_cache
 
 import re2
 
-__all__ = ["CONFUSABLES", "TLDS", "Contacts", "find_contacts", "link_domain", "link_domains"]
+__all__ = [
+    "CONFUSABLES",
+    "TLDS",
+    "Contacts",
+    "find_contacts",
+    "link_domain",
+    "link_domains",
+    "whole_characters",
+]
 
 CONFUSABLES = str.maketrans(
     {
@@ -41,6 +49,19 @@ TLDS = (
 ).split()
 """Top-level domains that make a bare ``name.tld`` a link (with a scheme or ``www.``,
 any domain is)."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def whole_characters(text: str) -> str:
+    """``text`` with each lone surrogate (half of a UTF-16 pair, which a JSON ``\\ud800``
+    escape can produce) replaced by U+FFFD, one for one, so offsets stay the same. RE2 and
+    UTF-8 encoders refuse lone surrogates; a real character is never one."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(REPLACEMENT_CHARACTER, text)
 
 
 def _compile(pattern: str) -> re2._Regexp:
@@ -80,6 +101,8 @@ class Contacts:
 
 @lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
+    if unicodedata.category(ch) == "Cs":
+        return REPLACEMENT_CHARACTER
     text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", ch).casefold())
     text = "".join(c for c in text if unicodedata.category(c) not in ("Mn", "Cf") and c != "\xad")
     return unicodedata.normalize("NFC", text).translate(CONFUSABLES)

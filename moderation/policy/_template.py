@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from moderation.textfeatures import whole_characters
+
 # Fields a message may quote; "NAME" stands for a score, history or evidence name.
 FIELD_FORMS = (
     "score.NAME",
@@ -55,7 +57,8 @@ class Template:
                 out.append(part)
             else:
                 out.append(_format(lookup(part.path), part.spec))
-        return "".join(out)
+        # Values come from the comment and its article: keep the message storable as UTF-8.
+        return whole_characters("".join(out))
 
 
 def _format(value: Any, spec: str) -> str:

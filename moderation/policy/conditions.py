@@ -481,7 +481,7 @@ class RegexCondition(ConditionModel):
         try:
             compile_re2(value)
         except ValueError as exc:
-            lacks = re2_limitation(value, str(exc))
+            lacks = re2_limitation(str(exc))
             hint = f"; {lacks}" if lacks else ""
             raise ValueError(f"RE2 cannot compile {value!r}: {exc}{hint}") from None
         return value
@@ -490,7 +490,7 @@ class RegexCondition(ConditionModel):
         regex = compile_re2(self.regex)
 
         def regex_(facts: Facts) -> bool:
-            match = regex.search(facts.ctx.text)
+            match = regex.search(facts.text)
             if match is None:
                 return False
             facts.matched.append(match.group(0)[:100])

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from moderation.policy.normaliser import canonicalise, find_urls, normalise_text, url_domains
+from moderation.textfeatures import whole_characters
 
 __all__ = ["HISTORY_KINDS", "ArticleFacts", "EvaluationContext", "Facts", "HistoryQuery"]
 
@@ -80,10 +81,18 @@ class Facts:
     def __init__(self, ctx: EvaluationContext):
         self.ctx = ctx
         self.matched: list[str] = []
+        self._text: str | None = None
         self._canonical: str | None = None
         self._normalised: str | None = None
         self._urls: list[str] | None = None
         self._domains: list[str] | None = None
+
+    @property
+    def text(self) -> str:
+        """The text as written, lone surrogates made U+FFFD (what ``regex`` searches)."""
+        if self._text is None:
+            self._text = whole_characters(self.ctx.text)
+        return self._text
 
     @property
     def canonical(self) -> str:

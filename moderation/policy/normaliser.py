@@ -25,7 +25,12 @@ from itertools import groupby
 
 import re2
 
-from moderation.textfeatures import CONFUSABLES, find_contacts, link_domains
+from moderation.textfeatures import (
+    CONFUSABLES,
+    find_contacts,
+    link_domains,
+    whole_characters,
+)
 
 __all__ = [
     "TermMatcher",
@@ -58,24 +63,32 @@ def compile_re2(pattern: str) -> re2._Regexp:
 
 
 _RE2_LACKS = tuple(
-    # What shows the feature (in the pattern or RE2's message), and what RE2 lacks.
-    (compile_re2(shows), lacks)
-    for shows, lacks in (
-        (r"\(\?<?[=!]", "look-ahead or look-behind: (?=...), (?!...), (?<=...), (?<!...)"),
-        (r"\(\?P=|\\k<|\\[1-9]", "backreferences such as \\1 or (?P=name)"),
-        (r"\(\?>", "atomic groups: (?>...)"),
-        (r"[*+?}]\+", "possessive repeats such as a++ or a*+"),
+    # RE2's message for a feature it lacks by design, and the feature in words.
+    (compile_re2(detail), lacks)
+    for detail, lacks in (
+        (
+            r"^invalid perl operator: \(\?<?[=!]",
+            "look-ahead or look-behind: (?=...), (?!...), (?<=...), (?<!...)",
+        ),
+        (
+            r"^invalid escape sequence: \\[1-9k]|^invalid perl operator: \(\?P$",
+            "backreferences such as \\1 or (?P=name)",
+        ),
+        (r"^invalid perl operator: \(\?>", "atomic groups: (?>...)"),
+        (r"^bad repetition operator: .*\+$", "possessive repeats such as a++ or a*+"),
     )
 )
 
 
-def re2_limitation(pattern: str, detail: str) -> str | None:
-    """What RE2 deliberately lacks that ``pattern`` uses, in words for an error message
-    (``detail`` is RE2's own message); None when the pattern is simply wrong."""
+def re2_limitation(detail: str) -> str | None:
+    """What RE2 deliberately lacks, in words for an error message, when ``detail`` (RE2's
+    message for a pattern it refused) is about one of those; None for other mistakes."""
     for shows, lacks in _RE2_LACKS:
-        if shows.search(pattern) or shows.search(detail):
+        if shows.search(detail):
             return f"RE2 has no {lacks}; it runs every pattern in time linear in the text"
-    if "\\Z" in detail:
+    if detail.startswith("invalid repetition size:"):
+        return "RE2 repeats a piece at most 1000 times: {n}, {n,} and {n,m} take n, m <= 1000"
+    if detail == "invalid escape sequence: \\Z":
         return "RE2 writes the end of the text as \\z"
     return None
 
@@ -86,8 +99,9 @@ _CHUNK = compile_re2(r"\S+")
 
 
 def normalise_text(text: str) -> str:
-    """NFKC, case-fold, strip accents and invisible characters, collapse whitespace."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    """NFKC, case-fold, strip accents and invisible characters, collapse whitespace (and
+    lone surrogates made U+FFFD, which RE2 can read)."""
+    text = unicodedata.normalize("NFKC", whole_characters(text)).casefold()
     text = unicodedata.normalize("NFD", text)
     text = "".join(
         ch for ch in text if unicodedata.category(ch) not in ("Mn", "Cf") and ch != "\u00ad"
