@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import redis
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from moderation.auth import KeyRing, Principal, Role
@@ -38,19 +39,43 @@ RedisDep = Annotated[redis.Redis, Depends(get_redis)]
 RulebookDep = Annotated[Rulebook, Depends(get_rulebook)]
 
 
-def authenticate(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
+BEARER = "bearerKey"
+"""The security scheme's name in the OpenAPI document."""
+bearer_scheme = HTTPBearer(
+    scheme_name=BEARER,
+    description="An API key of MODERATION_API_KEYS, sent as 'Authorization: Bearer <key>'. "
+    "Publisher keys: articles and comments; moderator keys: reviews and decisions; admin keys: "
+    "everything.",
+    auto_error=False,  # the header is read below, so that each mistake gets its own message
+)
+
+
+BEARER_HINT = "use 'Authorization: Bearer <key>'"
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticate(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+) -> Principal:
+    header = request.headers.get("authorization", "").strip()
+    if not header:
+        raise _unauthorized(f"missing API key: {BEARER_HINT}")
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise HTTPException(
-            401,
-            "missing API key: send 'Authorization: Bearer KEY'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    if not key.strip():
+        # One word: a key sent without its scheme, or the scheme without its key.
+        if scheme.lower() == "bearer":
+            raise _unauthorized(f"no key after 'Bearer' in the Authorization header: {BEARER_HINT}")
+        raise _unauthorized(f"the Authorization header has no scheme: {BEARER_HINT}")
+    if scheme.lower() != "bearer":
+        raise _unauthorized(f"unsupported authorization scheme {scheme[:20]!r}: {BEARER_HINT}")
     keyring: KeyRing = request.app.state.keyring
     principal = keyring.authenticate(key.strip())
     if principal is None:
-        raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
+        raise _unauthorized("unknown API key")
     return principal
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from moderation.auth import KeyRing, Role, load_or_generate
 from moderation.exceptions import ConfigurationError
-from tests.conftest import auth
+from tests.conftest import API_KEYS, auth
 
 ARTICLE = {"title": "t", "body": "b"}
 
@@ -51,3 +51,39 @@ def test_generated_keys_are_made_once(tmp_path):
     assert all(ring.keys_for(role) for role in Role)
     assert (tmp_path / "api-keys").stat().st_mode & 0o777 == 0o600
     assert load_or_generate(tmp_path) == (spec, False)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (None, "missing API key: use 'Authorization: Bearer <key>'"),
+        ("", "missing API key: use 'Authorization: Bearer <key>'"),
+        (
+            "pub-test-key-0123456789",
+            "the Authorization header has no scheme: use 'Authorization: Bearer <key>'",
+        ),
+        (
+            "Bearer",
+            "no key after 'Bearer' in the Authorization header: use 'Authorization: Bearer <key>'",
+        ),
+        (
+            "Basic cHViOnNlY3JldA==",
+            "unsupported authorization scheme 'Basic': use 'Authorization: Bearer <key>'",
+        ),
+        ("Bearer nope-nope-nope-nope", "unknown API key"),
+    ],
+    ids=["absent", "empty", "key-without-scheme", "scheme-without-key", "basic", "unknown"],
+)
+def test_each_authorization_mistake_is_named(client, header, message):
+    headers = {} if header is None else {"Authorization": header}
+    r = client.get("/v1/articles/a", headers=headers)
+    assert r.status_code == 401
+    assert r.json() == {"error": "unauthorized", "message": message, "fields": []}
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_valid_key_without_its_scheme_is_still_refused(client):
+    r = client.get("/v1/articles/a", headers={"Authorization": API_KEYS["publisher"]})
+    assert r.status_code == 401 and "no scheme" in r.json()["message"]
+    r = client.get("/v1/articles/a", headers={"Authorization": f"bearer  {API_KEYS['publisher']}"})
+    assert r.status_code == 404  # the scheme in any case, spaces around the key: accepted
