@@ -317,7 +317,8 @@ def statements_for(client, call) -> list[str]:
     seen: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
+        if not statement.startswith("BEGIN"):  # SQLite's, sent by the engine; not PostgreSQL's
+            seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", count)
     try:
@@ -353,3 +354,120 @@ def test_a_batch_retried_whole_reports_duplicates_and_conflicts_in_order(client,
         "duplicate"
     ] * 2
     assert body["results"][2]["status_code"] == 409
+
+
+# --- a batch whose every item is refused --------------------------------------------------
+
+
+def test_a_batch_whose_every_item_is_refused_is_422_naming_each_items_fields(
+    client, article, settings, redis_conn, session_factory
+):
+    long = "a" * (settings.max_comment_chars + 1)
+    items = [
+        comment(id="e1", text=""),
+        comment(id="e2", text=long),
+        comment(id="e3", article_id="x"),
+    ]
+    r = client.post("/v1/comments/batch", json={"comments": items}, headers=PUB)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    too_long = "is 10001 characters long; the limit is 10000 (MODERATION_MAX_COMMENT_CHARS)"
+    assert {k: body[k] for k in ("error", "message", "fields")} == {
+        "error": "validation_error",
+        "message": "every item of the batch was refused, nothing was stored: "
+        "comments.0.text: must not be empty or only whitespace; "
+        f"comments.1.text: {too_long}; "
+        "comments.2.article_id: article 'x' does not exist",
+        "fields": [
+            {"field": "comments.0.text", "message": "must not be empty or only whitespace",
+             "type": "value_error"},
+            {"field": "comments.1.text", "message": too_long, "type": "string_too_long"},
+            {"field": "comments.2.article_id", "message": "article 'x' does not exist",
+             "type": "unknown_reference"},
+        ],
+    }  # fmt: skip
+    assert (body["accepted"], body["duplicates"], body["failed"]) == (0, 0, 3)
+    assert [(x["index"], x["id"], x["result"], x["status_code"]) for x in body["results"]] == [
+        (0, "e1", "error", 422),
+        (1, "e2", "error", 422),
+        (2, "e3", "error", 422),
+    ]
+    assert stored_comments(session_factory) == 0 and comment_audits(session_factory) == 0
+    assert queued(settings, redis_conn) == []
+
+
+def test_a_batch_whose_every_item_conflicts_is_409(client, article, session_factory):
+    assert client.post("/v1/comments", json=comment(id="k1"), headers=PUB).status_code == 202
+    items = [comment(id="k1", text="changed")]
+    r = client.post("/v1/comments/batch", json={"comments": items}, headers=PUB)
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert body["error"] == "conflict"
+    assert body["fields"] == [
+        {
+            "field": "comments.0",
+            "message": "comment 'k1' already exists with different text; comment ids are "
+            "immutable: send an edited comment under a new id",
+            "type": "conflict",
+        }
+    ]
+    assert stored_comments(session_factory) == 1
+
+
+def test_a_batch_with_one_good_item_is_still_202(client, article, session_factory):
+    items = [comment(id="g1"), comment(id="g2", text="")]
+    r = client.post("/v1/comments/batch", json={"comments": items}, headers=PUB)
+    assert r.status_code == 202 and (r.json()["accepted"], r.json()["failed"]) == (1, 1)
+    assert stored_comments(session_factory) == 1
+
+
+# --- once committed, accepted: the database going away afterwards is no 503 -------------
+
+
+def test_comments_committed_before_the_database_locks_up_are_still_202(
+    settings, redis_conn, tmp_path
+):
+    # Right after the comments' commit, another connection takes SQLite's write lock (a
+    # real lock, held past the 0.2 s the API waits): recording the job ids then fails; the
+    # comments are stored and queued all the same, and the answer is 202.
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    from moderation.api.main import create_app
+
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("the write lock of another process is SQLite's")
+    locked = settings.model_copy(update={"database_url": settings.database_url + "?timeout=0.2"})
+    path = settings.database_url.split("///", 1)[1]
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    with TestClient(create_app(locked)) as client:
+        client.put("/v1/articles/a1", json={"title": "T", "body": "B"}, headers=PUB)
+        engine = client.app.state.session_factory.kw["bind"]
+        armed = []
+
+        def lock_after_commit(dbapi_conn, record):  # the committed connection is back
+            if armed:
+                armed.clear()
+                holder.execute("BEGIN IMMEDIATE")
+
+        event.listen(engine, "checkin", lock_after_commit)
+        try:
+            for path_, payload in [
+                ("/v1/comments", comment(id="s1")),
+                ("/v1/comments/batch", {"comments": [comment(id="b1"), comment(id="b2")]}),
+            ]:
+                armed.append(True)
+                r = client.post(path_, json=payload, headers=PUB)
+                holder.execute("ROLLBACK")
+                assert r.status_code == 202, r.text
+        finally:
+            event.remove(engine, "checkin", lock_after_commit)
+            holder.close()
+        assert r.json()["results"][0]["comment"]["status"] == "pending"
+        with client.app.state.session_factory() as s:
+            rows = {c.id: c.job_id for c in s.scalars(select(Comment))}
+    # Stored, queued, job ids not recorded: the sweeper queues them again, harmlessly.
+    assert rows == {"s1": None, "b1": None, "b2": None}
+    assert sorted(i for j in [*Queue(settings.queue, connection=redis_conn).get_jobs()]
+                  for i in j.args[0]) == ["b1", "b2", "s1"]  # fmt: skip

@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from moderation import defaults
@@ -34,6 +36,7 @@ from moderation.comments import (
     load_comments,
 )
 from moderation.db.models import CommentStatus
+from moderation.db.session import READ_ONLY, database_unavailable, read_only
 from moderation.exceptions import ConflictError, QueueUnavailableError, UnknownReferenceError
 from moderation.queue import enqueue_scoring
 from moderation.settings import Settings
@@ -72,6 +75,8 @@ def _new(comment_in: CommentCreate) -> NewComment:
 
 
 def _enqueue(session: Session, redis_conn: Any, settings: Settings, ids: list[str]) -> None:
+    """Queue committed comments. Redis or the database being down is no error here: what
+    is not queued (or whose job id is not recorded) now, the sweeper queues later."""
     if not ids:
         return
     try:
@@ -79,6 +84,35 @@ def _enqueue(session: Session, redis_conn: Any, settings: Settings, ids: list[st
     except QueueUnavailableError as exc:
         # Stored and committed: the sweeper enqueues it once Redis is back.
         log.warning("%d comment(s) stored but not queued: %s", len(ids), exc)
+    except SQLAlchemyError as exc:
+        # Queued, but their job ids not recorded: the sweeper queues them again, and the
+        # second job finds them decided (or decides them, once).
+        unavailable = database_unavailable(exc)
+        if unavailable is None:
+            raise
+        session.rollback()
+        log.warning("%d comment(s) queued, job ids not recorded: %s", len(ids), unavailable)
+
+
+def _reread(
+    session: Session, ids: list[str], accepted: dict[str, CommentPublic]
+) -> dict[str, CommentPublic]:
+    """The committed comments as stored now (the worker may have decided them already).
+
+    The commit is the promise: if the database cannot be read at this point, the comments
+    this request accepted are described as they were committed (pending), and the others
+    are left out, instead of answering 503 for comments that are stored."""
+    session.expire_all()
+    try:
+        session.connection(execution_options={READ_ONLY: True})  # on SQLite, never waits
+        return {cid: comment_public(c) for cid, c in load_comments(session, ids).items()}
+    except SQLAlchemyError as exc:
+        unavailable = database_unavailable(exc)
+        if unavailable is None:
+            raise
+        session.rollback()
+        log.warning("answering from the committed state: %s", unavailable)
+        return dict(accepted)
 
 
 @router.post(
@@ -104,19 +138,35 @@ def create_comment_route(
     if errors:
         raise ApiError(422, "validation_error", f"text: {errors[0]['message']}", errors)
     comment, created = create_comment(session=session, new=_new(comment_in))
-    session.commit()
-    if created:
-        _enqueue(session, redis_conn, settings, [comment.id])
-    else:
+    if not created:  # the same comment again: the stored one as it is now
         response.status_code = 200
-    session.expire_all()  # the worker may have decided it already
-    return comment_public(get_comment(session, comment.id))
+        current = comment_public(get_comment(session, comment.id))
+        session.commit()
+        return current
+    session.commit()
+    # Taken now: if queueing fails, its rollback expires the row's attributes.
+    cid, committed = comment.id, comment_public(comment)
+    _enqueue(session, redis_conn, settings, [cid])
+    return _reread(session, [cid], {cid: committed}).get(cid, committed)
+
+
+class BatchRefused(ErrorBody):
+    """Every item of the batch was refused: the error shape, with each item's result."""
+
+    accepted: int
+    duplicates: int
+    failed: int
+    results: list[BatchItemResult]
 
 
 @router.post(
     "/batch",
     status_code=202,
     response_model=BatchResult,
+    responses={
+        422: {"model": BatchRefused, "description": "Every item was refused; nothing stored"},
+        409: {"model": BatchRefused, "description": "Every item conflicts with a stored one"},
+    },
     summary="Submit up to 1000 comments; each item is accepted or refused on its own",
 )
 def create_comments_batch(
@@ -125,7 +175,7 @@ def create_comments_batch(
     settings: SettingsDep,
     redis_conn: RedisDep,
     _: PublisherDep,
-) -> BatchResult:
+) -> BatchResult | JSONResponse:
     if len(batch.comments) > settings.max_batch_items:
         raise ApiError(
             422,
@@ -159,6 +209,7 @@ def create_comments_batch(
             continue
         valid.append((index, item_id, _new(comment_in)))
     accepted: list[str] = []
+    committed: dict[str, CommentPublic] = {}
     outcomes = create_comments(session=session, news=[item[2] for item in valid])
     for (index, item_id, _new_item), outcome in zip(valid, outcomes, strict=True):
         if isinstance(outcome, UnknownReferenceError):
@@ -177,26 +228,58 @@ def create_comments_batch(
         comment, created = outcome
         if created:
             accepted.append(comment.id)
+            committed[comment.id] = comment_public(comment)  # the new row: no query
         results[index] = BatchItemResult(
             index=index,
             id=comment.id,
             result="accepted" if created else "duplicate",
             status_code=202 if created else 200,
         )
+    ordered = [results[index] for index in range(len(batch.comments))]
+    if ordered and all(r.result == "error" for r in ordered):
+        session.rollback()
+        return _refused(ordered)
     session.commit()
     _enqueue(session, redis_conn, settings, accepted)
-    session.expire_all()
-    ordered = [results[index] for index in range(len(batch.comments))]
-    stored = load_comments(session, [r.id for r in ordered if r.result != "error" and r.id])
+    stored = _reread(session, [r.id for r in ordered if r.result != "error" and r.id], committed)
     for item in ordered:
         if item.result != "error" and item.id is not None:
-            item.comment = comment_public(stored[item.id])
+            item.comment = stored.get(item.id)
     return BatchResult(
         accepted=sum(r.result == "accepted" for r in ordered),
         duplicates=sum(r.result == "duplicate" for r in ordered),
         failed=sum(r.result == "error" for r in ordered),
         results=ordered,
     )
+
+
+def _refused(ordered: list[BatchItemResult]) -> JSONResponse:
+    """422 (409 when every item conflicts) naming each item's fields as ``comments.N.field``."""
+    fields: list[dict[str, str]] = []
+    for item in ordered:
+        assert item.error is not None
+        prefix = f"comments.{item.index}"
+        item_fields = item.error.fields or [
+            FieldError(field=prefix, message=item.error.message, type=item.error.error)
+        ]
+        for f in item_fields:
+            own = f.field == prefix or f.field.startswith(prefix + ".")
+            name = f.field if own else f"{prefix}.{f.field}"
+            fields.append({"field": name, "message": f.message, "type": f.type})
+    conflicts = all(item.status_code == 409 for item in ordered)
+    code, status = ("conflict", 409) if conflicts else ("validation_error", 422)
+    shown = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+    more = f" (and {len(fields) - 5} more)" if len(fields) > 5 else ""
+    body = BatchRefused(
+        error=code,
+        message=f"every item of the batch was refused, nothing was stored: {shown}{more}",
+        fields=[FieldError(**f) for f in fields],
+        accepted=0,
+        duplicates=0,
+        failed=len(ordered),
+        results=ordered,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=status)
 
 
 def _item_error(
@@ -244,8 +327,9 @@ async def read_comment(
     factory = request.app.state.session_factory
 
     def load() -> tuple[CommentPublic, bool]:
-        # A short session per look, so a waiting request holds no database connection.
-        with factory() as session:
+        # A short session per look, so a waiting request holds no database connection; a
+        # reader's, so that on SQLite it never waits behind a writer.
+        with read_only(factory) as session:
             comment = get_comment(session, comment_id)
             return comment_public(comment), comment.status != CommentStatus.PENDING.value
 
