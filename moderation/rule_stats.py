@@ -28,14 +28,22 @@ _WINDOW = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw])\s*")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+WINDOW_MAX = 10_000
+"""A window's number is below this, in any unit (9999 weeks: 191 years, and no overflow)."""
+
+
 def parse_window(text: str) -> timedelta:
-    """``90s``, ``30m``, ``24h``, ``7d``, ``2w`` as a ``timedelta``; ``ValueError`` otherwise."""
+    """``90s``, ``30m``, ``24h``, ``7d``, ``2w`` as a ``timedelta``; ``ValueError`` otherwise.
+    (``moderation.api.schemas.WINDOW`` is the same rule as a pattern.)"""
     match = _WINDOW.fullmatch(text)
-    if not match or float(match.group(1)) <= 0:
+    # Judged on the digits, not on a float: 1e-400 and 9999.99...9 would round.
+    if not match or not match.group(1).strip("0."):
         raise ValueError(
             f"window {text!r} is not a positive duration; write a number and a unit "
             "(s, m, h, d, w), e.g. 24h or 7d"
         )
+    if int(match.group(1).split(".")[0]) >= WINDOW_MAX:
+        raise ValueError(f"window {text!r} is too long: the number must be below {WINDOW_MAX}")
     return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
 
 

@@ -10,7 +10,14 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from moderation import defaults
 from moderation.policy import Action
@@ -30,12 +37,43 @@ def _not_blank(value: str) -> str:
     return value
 
 
+# The validators' rules, written as JSON Schema patterns (ECMA-262) for generated clients.
+# The validators stay: their messages name the bad character.
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+"""Unicode category Cc: U+0000-U+001F and U+007F-U+009F."""
+NOT_BLANK = (
+    "[^\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+"""At least one character that ``str.strip()`` keeps (the code points ``str.isspace`` is
+true for, exactly; tests/api/test_errors.py checks the list)."""
+_SPACE = NOT_BLANK.replace("[^", "[", 1)
+WINDOW = (
+    f"^{_SPACE}*0*(?:[1-9][0-9]{{0,3}}(?:\\.[0-9]+)?|0\\.[0-9]*[1-9][0-9]*){_SPACE}*"
+    f"[smhdw]{_SPACE}*$"
+)
+"""What ``moderation.rule_stats.parse_window`` takes: a positive number below
+``WINDOW_MAX`` (10000) and a unit, spaces around either."""
+
+
+def _date_time_text(value: Any) -> Any:
+    # pydantic would also take a number (seconds since 1970); the schema says a string.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be a date and time as text (RFC 3339), e.g. 2024-06-13T09:30:00Z")
+    return value
+
+
+DateTime = Annotated[datetime, BeforeValidator(_date_time_text)]
+
 Identifier = Annotated[
     str,
     StringConstraints(min_length=1, max_length=defaults.DEFAULT_MAX_ID_CHARS),
     AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": NO_CONTROL_CHARACTERS}),
 ]
-NonBlank = Annotated[str, AfterValidator(_not_blank)]
+NonBlank = Annotated[
+    str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": NOT_BLANK})
+]
 
 
 class Strict(BaseModel):
@@ -48,7 +86,7 @@ class ArticlePut(Strict):
     url: Annotated[str, Field(max_length=2000)] | None = None
     section: Annotated[str, Field(max_length=200)] | None = None
     tags: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)] = []
-    published_at: datetime | None = None
+    published_at: DateTime | None = None
 
 
 class ArticlePublic(BaseModel):
@@ -74,7 +112,7 @@ class CommentCreate(Strict):
     text: NonBlank
     author: AuthorIn
     parent_id: Identifier | None = None
-    created_at: datetime | None = None
+    created_at: DateTime | None = None
 
 
 class BatchCreate(Strict):

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from moderation.api.deps import AdminDep, RulebookDep, SessionDep
 from moderation.api.errors import ApiError, error_body
 from moderation.api.schemas import (
+    WINDOW,
     ErrorBody,
     RulesPublic,
     RulesRefusedBody,
@@ -78,7 +79,12 @@ async def reload_rules(rulebook: RulebookDep, _: AdminDep) -> RulesReloadPublic 
 def read_rule_stats(
     session: SessionDep,
     _: AdminDep,
-    since: Annotated[str, Query(description="Window up to now: 30m, 24h, 7d, 2w")] = "24h",
+    since: Annotated[
+        str,
+        Query(
+            description="Window up to now: 30m, 24h, 7d, 2w", json_schema_extra={"pattern": WINDOW}
+        ),
+    ] = "24h",
     rules_version: Annotated[
         str | None, Query(max_length=64, description="Only decisions of this version")
     ] = None,
