@@ -15,6 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moderation.db.models import Decision
@@ -65,18 +66,38 @@ def field_path(loc: tuple[Any, ...] | list[Any], *, strip: int = 0) -> str:
     return ".".join(parts) if parts else "body"
 
 
+_NOT_AN_OBJECT = ("model_type", "model_attributes_type", "dict_type")
+"""pydantic's types for "not a mapping"; their text names internal classes
+("a valid dictionary or instance of CommentCreate")."""
+
+
 def pydantic_fields(errors: list[Any], *, strip_body: bool = True) -> list[dict[str, str]]:
+    """Each pydantic error as ``{"field", "message", "type"}``.
+
+    ``strip_body=False`` is for one item of a list validated on its own (the batch route):
+    an error about the item as a whole says "each item must be a JSON object".
+    """
     fields = []
     for err in errors:
         loc = list(err.get("loc", ()))
+        whole_body = strip_body and loc[:1] == ["body"] and len(loc) == 1
         if strip_body and loc and loc[0] in ("body", "query", "path"):
             loc = loc[1:]
         msg = err.get("msg", "invalid")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        fields.append(
-            {"field": field_path(loc), "message": msg, "type": err.get("type", "invalid")}
-        )
+        kind = err.get("type", "invalid")
+        if kind in _NOT_AN_OBJECT:
+            kind = "object_type"
+            if whole_body:
+                msg = "the request body must be a JSON object"
+            elif not strip_body and not loc:
+                msg = "each item must be a JSON object"
+            else:
+                msg = "must be a JSON object"
+        elif kind == "missing" and whole_body:
+            msg = "the request body is missing: send a JSON object"
+        fields.append({"field": field_path(loc), "message": msg, "type": kind})
     return fields
 
 
@@ -95,11 +116,40 @@ def validation_response(fields: list[dict[str, str]], status_code: int = 422) ->
     return JSONResponse(error_body("validation_error", message, fields), status_code=status_code)
 
 
+SEND_JSON = "send Content-Type: application/json"
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def not_json_response(content_type: str | None) -> JSONResponse:
+    """A body sent without a JSON Content-Type (FastAPI then does not parse it at all)."""
+    got = f"Content-Type {content_type[:100]!r}" if content_type else "no Content-Type"
+    message = f"the request body must be JSON: {SEND_JSON} (got {got})"
+    return JSONResponse(
+        error_body(
+            "unsupported_media_type",
+            message,
+            [{"field": "body", "message": message, "type": "unsupported_media_type"}],
+        ),
+        status_code=415,
+        headers={"Accept": "application/json"},
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         if _perspective_path(request.url.path):
             return perspective_response(perspective_errors.from_validation(list(exc.errors())))
+        content_type = request.headers.get("content-type")
+        # FastAPI hands a JSON route the raw bytes when the Content-Type is not JSON.
+        if isinstance(exc.body, bytes) and exc.body and not _is_json(content_type or ""):
+            return not_json_response(content_type)
         return validation_response(pydantic_fields(list(exc.errors())))
 
     @app.exception_handler(perspective_errors.PerspectiveError)
@@ -164,17 +214,46 @@ def install(app: FastAPI) -> None:
             405: "method_not_allowed",
             413: "payload_too_large",
         }
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's "There was an error parsing the body": JSON that is not UTF-8.
+            problem = f"it is not UTF-8 (byte {exc.__cause__.start})"
+            return JSONResponse(
+                error_body(
+                    "malformed_json",
+                    f"request body is not valid JSON: {problem}",
+                    [{"field": "body", "message": problem, "type": "json_invalid"}],
+                ),
+                status_code=400,
+            )
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         fields = (
             [{"field": "body", "message": detail, "type": "too_large"}]
             if exc.status_code == 413
             else []
         )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+            detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
         return JSONResponse(
             error_body(codes.get(exc.status_code, "http_error"), detail, fields),
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app answers at this path (Starlette's 405 names only
+    the first route's, so ``DELETE /v1/articles/x`` said ``Allow: PUT``, not ``GET``)."""
+    allowed = []
+    for method in HTTP_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 class BodySizeLimit:
