@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from moderation.exceptions import ModelUnavailableError
+from moderation.textfeatures import whole_characters
 
 DEFAULT_EMBEDDING_BATCH_SIZE = 64
 """Texts per forward pass of the embedding model (short comments: ~1.5k/s on one CPU core)."""
@@ -189,7 +190,9 @@ class Embedder:
     def _tokenize(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
+        # The Rust tokenizer refuses lone surrogates (a JSON "\ud800" escape makes one).
+        whole = [whole_characters(text) for text in texts]
+        encoded = self.tokenizer(whole, truncation=True, max_length=self.max_tokens)
         return [tuple(int(i) for i in ids) for ids in encoded["input_ids"]]
 
     @staticmethod
