@@ -38,6 +38,7 @@ from moderation.db.models import (
     WebhookDelivery,
     utcnow,
 )
+from moderation.db.session import read_only
 from moderation.exceptions import NotFoundError, QueueUnavailableError
 from moderation.policy import Action
 from moderation.queue import enqueue_overdue, requeue_orphans
@@ -175,7 +176,7 @@ class _Outgoing:
 def _read_outgoing(
     session_factory: sessionmaker[Session], settings: Settings, delivery_id: str
 ) -> _Outgoing | None:
-    with session_factory() as session:
+    with read_only(session_factory) as session:  # SQLite: takes no write lock
         delivery = session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
             return None
