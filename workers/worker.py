@@ -299,16 +299,12 @@ def run_worker(
         state=WorkerState.FAILED,
         started_at=heartbeats.now_iso(),
     )
-    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Until RQ's work() installs its own handlers (a warm shutdown), SIGTERM stops it at once.
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     pulse.start()
+    maintenance: Maintenance | None = None
     try:
-        try:
-            runtime = load_runtime(settings, conn, pulse, beat, burst=burst)
-        except (SystemExit, KeyboardInterrupt):
-            log.info("worker %s stopped before it took any job", name)
-            return False
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        runtime = load_runtime(settings, conn, pulse, beat, burst=burst)
         set_runtime(runtime)
         worker = ModerationWorker(
             served_queues(runtime.redis, settings),
@@ -330,9 +326,13 @@ def run_worker(
                  (beat.rules_version or "")[:12])  # fmt: skip
         maintenance = Maintenance(runtime)
         maintenance.start()
-        try:
-            return worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
-        finally:
-            maintenance.stop()
+        return worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+    except (SystemExit, KeyboardInterrupt) as exc:  # a signal while it was starting
+        if isinstance(exc, SystemExit) and exc.code not in (0, None):
+            raise
+        log.info("worker %s stopped", name)
+        return False
     finally:
+        if maintenance is not None:
+            maintenance.stop()
         pulse.stop(name)
