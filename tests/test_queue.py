@@ -92,7 +92,7 @@ def test_sweeps_lost_jobs_of_the_bulk_lane_too(settings, session_factory, redis_
         assert s.get(Comment, "bulk-lost").job_id != lost_job
 
 
-def test_a_dead_workers_started_jobs_are_failed_and_swept_in_both_lanes(
+def test_a_dead_workers_started_jobs_are_queued_again_in_both_lanes(
     settings, session_factory, redis_conn
 ):
     from rq.executions import Execution
@@ -108,23 +108,21 @@ def test_a_dead_workers_started_jobs_are_failed_and_swept_in_both_lanes(
     for name in (settings.queue, settings.effective_bulk_queue):
         queue = Queue(name, connection=redis_conn)
         job = queue.fetch_job(queue.pop_job_id())
-        # As a worker that started the job and then died: its execution expired long ago.
+        # As a worker that started the job and then died: it has no heartbeat, and its
+        # execution would live on for RQ's job timeout.
         with redis_conn.pipeline() as pipe:
-            Execution.create(job, ttl=1, pipeline=pipe)
+            Execution.create(job, ttl=360, pipeline=pipe)
             job.prepare_for_execution("dead-worker", pipeline=pipe)
             pipe.execute()
-        registry = queue.started_job_registry
-        for member in redis_conn.zrange(registry.key, 0, -1):
-            redis_conn.zadd(registry.key, {member: 1})
     age(session_factory)
     sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings)
-    # The started registry of each lane was cleaned: the abandoned job is retried (it had
-    # retries left) in its own lane, so each comment has a live job once more.
+    # The started registry of each lane was cleaned: the abandoned job is queued again, as it
+    # was, in its own lane (no retry spent), so each comment has a live job once more.
     for cid, name in (("live-c", settings.queue), ("bulk-c", settings.effective_bulk_queue)):
         job = Job.fetch(old_jobs[cid], connection=redis_conn)
-        assert job.get_status() == "scheduled", cid
+        assert (job.get_status(), job.retries_left) == ("queued", 2), cid
         queue = Queue(name, connection=redis_conn)
-        assert job.id in queue.scheduled_job_registry.get_job_ids(), cid
+        assert queue.get_job_ids() == [job.id], cid
         assert job.id not in queue.started_job_registry.get_job_ids(), cid
     with session_factory() as s:
         rows = [(cid, s.get(Comment, cid).job_id) for cid in old_jobs]
