@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from moderation import __version__, web
-from moderation.api import errors, unavailable
+from moderation.api import docs, errors, openapi, unavailable
 from moderation.api.routes import (
     articles,
     comments,
@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Scores reader comments for abuse, relevance and spam; rules decide; "
         "moderators review the rest.",
         lifespan=lifespan,
+        docs_url=None,  # served by moderation.api.docs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.keyring = keyring
@@ -96,4 +98,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(perspective.admin_router)
     app.include_router(discovery.router)
     app.include_router(web.router)
+    docs.install(app)
+    openapi.install(app, settings)
     return app
