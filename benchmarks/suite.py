@@ -161,7 +161,7 @@ def _round(
     return out
 
 
-ROUND_FIGURES = {
+ROUND_FIGURES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "pipeline_batch_to_raw": lambda r: r["ratios"]["pipeline_batch_to_raw"],
     "pipeline_single_to_raw": lambda r: r["ratios"]["pipeline_single_to_raw"],
     "p99_ms_at_half_capacity": lambda r: (r["runs"][0].get("latency") or {}).get("p99_ms"),
