@@ -4,8 +4,9 @@ RQ's default ``Worker`` forks a child per job, which would load the models again
 job; ``SimpleWorker`` runs jobs in this process, so scorers are loaded once and kept. A
 maintenance thread sweeps pending comments that have no live job and watches the rules file.
 
-Queues are taken in order: the live scoring lane, webhooks, the bulk lane, then the explain
-queue (evidence spans, computed after the decision). When the
+Queues are taken in order: the live scoring lane, the bulk lane, then the explain queue
+(evidence spans, computed after the decision). Webhooks have a worker process of their own
+(``workers/webhook_worker.py``), so a slow publisher never delays a decision. When the
 worker takes a scoring job it also takes the jobs queued behind it in the same lane, right
 now and without waiting, up to ``scoring_batch_size`` comments, and scores them in one pass;
 then each job runs as RQ runs it (finding its comments decided, it only returns), so every
@@ -45,7 +46,7 @@ from moderation.connections import connect, resolve_redis_url
 from moderation.heartbeats import Heartbeat, WorkerState
 from moderation.queue import SCORE_JOB, scoring_queues, sweep_pending
 from moderation.settings import Settings, get_settings
-from moderation.webhooks import sweep_deliveries, webhook_queue
+from moderation.webhooks import sweep_deliveries
 from workers.jobs import process_comments
 from workers.runtime import LoadError, Runtime, RuntimeLoader, get_runtime, set_runtime
 
@@ -238,7 +239,7 @@ def served_queues(conn: Any, settings: Settings) -> list[Queue]:
     live, bulk = scoring_queues(conn, settings)
     # Lowest last: evidence spans are computed after the decisions, when nothing else waits.
     explain = Queue(settings.explain_queue, connection=conn)
-    return [live, webhook_queue(conn, settings), bulk, explain]
+    return [live, bulk, explain]  # webhooks: workers/webhook_worker.py
 
 
 def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
