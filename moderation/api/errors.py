@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from moderation.api.schemas import LONE_SURROGATE
 from moderation.db.models import Decision
 from moderation.exceptions import (
     AlreadyDecidedError,
@@ -95,6 +96,8 @@ def pydantic_fields(errors: list[Any], *, strip_body: bool = True) -> list[dict[
                 msg = "each item must be a JSON object"
             else:
                 msg = "must be a JSON object"
+        elif kind == "string_unicode":  # pydantic's words for a lone surrogate
+            msg = "must not contain a lone surrogate: " + LONE_SURROGATE
         elif kind == "missing" and whole_body:
             msg = "the request body is missing: send a JSON object"
         fields.append({"field": field_path(loc), "message": msg, "type": kind})

@@ -37,6 +37,23 @@ def _not_blank(value: str) -> str:
     return value
 
 
+LONE_SURROGATE = "a \\ud800-\\udfff escape must be one half of a pair"
+
+
+def _storable(value: str) -> str:
+    # JSON's "\ud800" escape decodes to half a character, which UTF-8 cannot encode, and
+    # PostgreSQL cannot store NUL: refuse both here rather than fail in the database.
+    for i, ch in enumerate(value):
+        if "\ud800" <= ch <= "\udfff":
+            raise ValueError(
+                f"must not contain a lone surrogate (found {ch!r} at character {i}): "
+                + LONE_SURROGATE
+            )
+        if ch == "\x00":
+            raise ValueError(f"must not contain the NUL character (found '\\x00' at character {i})")
+    return value
+
+
 # The validators' rules, written as JSON Schema patterns (ECMA-262) for generated clients.
 # The validators stay: their messages name the bad character.
 NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
@@ -71,8 +88,18 @@ Identifier = Annotated[
     AfterValidator(_no_control_characters),
     Field(json_schema_extra={"pattern": NO_CONTROL_CHARACTERS}),
 ]
+_NUL = "\\u0000"
+NO_NUL = f"^[^{_NUL}]*$"
+"""What ``_storable`` takes, as far as a pattern can say (JSON cannot carry half a pair)."""
+NOT_BLANK_NO_NUL = "^[^{0}]*{1}[^{0}]*$".format(_NUL, NOT_BLANK.replace("[^", "[^" + _NUL, 1))
+"""``NOT_BLANK`` and ``NO_NUL`` together: some character ``str.strip()`` keeps, no NUL."""
+Text = Annotated[str, AfterValidator(_storable), Field(json_schema_extra={"pattern": NO_NUL})]
+"""Any text a database can store (no lone surrogate, no NUL)."""
 NonBlank = Annotated[
-    str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": NOT_BLANK})
+    str,
+    AfterValidator(_storable),
+    AfterValidator(_not_blank),
+    Field(json_schema_extra={"pattern": NOT_BLANK_NO_NUL}),
 ]
 
 
@@ -83,9 +110,9 @@ class Strict(BaseModel):
 class ArticlePut(Strict):
     title: Annotated[NonBlank, Field(max_length=1000)]
     body: Annotated[NonBlank, Field(max_length=1_000_000)]
-    url: Annotated[str, Field(max_length=2000)] | None = None
-    section: Annotated[str, Field(max_length=200)] | None = None
-    tags: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)] = []
+    url: Annotated[Text, Field(max_length=2000)] | None = None
+    section: Annotated[Text, Field(max_length=200)] | None = None
+    tags: Annotated[list[Annotated[Text, Field(max_length=200)]], Field(max_length=100)] = []
     published_at: DateTime | None = None
 
 
@@ -103,7 +130,7 @@ class ArticlePublic(BaseModel):
 
 class AuthorIn(Strict):
     id: Identifier
-    name: Annotated[str, Field(max_length=200)] | None = None
+    name: Annotated[Text, Field(max_length=200)] | None = None
 
 
 class CommentCreate(Strict):
@@ -236,8 +263,8 @@ def comment_public(comment: Any) -> CommentPublic:
 
 class ModeratorDecisionCreate(Strict):
     action: ModeratorAction
-    reason_code: Annotated[str, Field(max_length=100)] | None = None
-    note: Annotated[str, Field(max_length=5000)] | None = None
+    reason_code: Annotated[Text, Field(max_length=100)] | None = None
+    note: Annotated[Text, Field(max_length=5000)] | None = None
 
 
 class ClaimPublic(BaseModel):
