@@ -70,6 +70,13 @@ PERSPECTIVE_DESCRIPTIONS = DESCRIPTIONS | {
 }
 
 
+RETRY_AFTER = {
+    "description": "Seconds to wait before sending the request again (a busy or unreachable "
+    "database)",
+    "schema": {"type": "integer", "minimum": 0},
+}
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Replace ``app.openapi`` with one that completes FastAPI's document once."""
     generate = app.openapi
@@ -151,6 +158,8 @@ def _document_operation(path: str, operation: dict[str, Any]) -> None:
         }
     for status in sorted(set(statuses)):
         responses.setdefault(str(status), _error_response(descriptions[status], ref))
+    if "503" in responses and not perspective:
+        responses["503"].setdefault("headers", {})["Retry-After"] = RETRY_AFTER
     for status, response in responses.items():
         if _refers_to(response, "HTTPValidationError"):  # FastAPI's 422, not what we answer
             response.update(_error_response(DESCRIPTIONS[422], ERROR_REF))

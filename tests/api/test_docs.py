@@ -138,6 +138,7 @@ def test_the_document_says_how_to_authenticate_and_what_errors_look_like(docs_cl
     assert post["security"] == [{"bearerKey": []}]
     for status in ("400", "401", "403", "409", "413", "415", "422", "503"):
         assert post["responses"][status]["content"]["application/json"]["schema"] == ERROR, status
+    assert post["responses"]["503"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
     assert "security" not in doc["paths"]["/healthz"]["get"]
     assert "HTTPValidationError" not in doc["components"]["schemas"]
     analyze = doc["paths"]["/v1alpha1/comments:analyze"]["post"]
