@@ -33,7 +33,8 @@ def counting(engine: Engine) -> Iterator[Statements]:
     statements = Statements()
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.sql.append(statement)
+        if not statement.startswith("BEGIN"):  # SQLite's, sent by the engine; not PostgreSQL's
+            statements.sql.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
     try:
