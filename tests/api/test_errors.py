@@ -194,3 +194,9 @@ def test_a_window_too_long_for_the_calendar_is_a_422_not_a_500(client):
     assert r.json()["message"] == (
         "since: window '99999999999w' is too long: the number must be below 10000"
     )
+
+
+def test_a_page_after_an_id_beyond_64_bits_is_a_422_not_a_500(client):
+    r = client.get("/v1/perspective/suggestions", params={"after": 2**63}, headers=auth("admin"))
+    assert r.status_code == 422
+    assert r.json()["fields"][0]["field"] == "after"

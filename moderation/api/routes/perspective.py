@@ -276,7 +276,10 @@ def read_suggestions(
     _admin: AdminDep,
     community_id: Annotated[str | None, Query(max_length=500)] = None,
     attribute: Annotated[str | None, Query(max_length=100)] = None,
-    after: Annotated[int | None, Query(ge=0, description="Last id of the previous page")] = None,
+    after: Annotated[
+        # Ids are 64-bit: a larger number overflowed SQLite's INTEGER (a 500).
+        int | None, Query(ge=0, le=2**63 - 1, description="Last id of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> SuggestionPage:
     rows = list_suggestions(
