@@ -4,6 +4,12 @@ and the moderator's actions. Only moderators and admins may sign in.
 Every response carries a strict Content-Security-Policy (``script-src 'self'``, no inline
 script or style), and comment text reaches the page only as text: Jinja autoescapes and
 the script builds DOM nodes with ``textContent``.
+
+Every state-changing request needs a CSRF token bound to the session (a form field for the
+sign-in and sign-out forms, the ``X-CSRF-Token`` header for the script's calls), on top of
+``SameSite=Strict`` cookies; sessions live server-side (``session.SessionStore``), so
+signing out ends them for every copy of the cookie. When Redis, which holds them, does not
+answer, the page says so with a 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -29,12 +35,15 @@ from moderation.api.schemas import (
     ReviewPublic,
 )
 from moderation.auth import KeyRing, Role
+from moderation.db.session import READ_ONLY
 from moderation.settings import Settings
 from moderation.web.session import (
     PRE_SESSION_COOKIE,
     SESSION_COOKIE,
     SESSION_MAX_AGE,
     SessionSigner,
+    SessionStore,
+    SessionStoreUnavailable,
     WebSession,
     load_or_generate_secret,
 )
@@ -55,6 +64,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 QUEUE_LIMIT = 100
+STORE_RETRY_AFTER_SECONDS = 5
 
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
 
@@ -80,9 +90,28 @@ def get_signer(request: Request) -> SessionSigner:
 SignerDep = Annotated[SessionSigner, Depends(get_signer)]
 
 
-def current_session(request: Request, signer: SignerDep) -> WebSession | None:
+def get_store(redis_conn: RedisDep) -> SessionStore:
+    return SessionStore(redis_conn)
+
+
+StoreDep = Annotated[SessionStore, Depends(get_store)]
+
+
+def store_unavailable(exc: SessionStoreUnavailable) -> HTTPException:
+    return HTTPException(
+        503,
+        f"moderator sessions cannot be checked: Redis did not answer ({exc}); "
+        f"retry in {STORE_RETRY_AFTER_SECONDS} s",
+        headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)},
+    )
+
+
+def current_session(request: Request, signer: SignerDep, store: StoreDep) -> WebSession | None:
     keyring: KeyRing = request.app.state.keyring
-    return signer.read(request.cookies.get(SESSION_COOKIE), keyring)
+    try:
+        return signer.read(request.cookies.get(SESSION_COOKIE), keyring, store)
+    except SessionStoreUnavailable as exc:
+        raise store_unavailable(exc) from exc
 
 
 def require_session(
@@ -149,6 +178,8 @@ def read_moderate_page(
 def sign_in(
     request: Request,
     signer: SignerDep,
+    store: StoreDep,
+    previous: Annotated[WebSession | None, Depends(current_session)],
     key: Annotated[str, Form(max_length=500)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
@@ -165,10 +196,17 @@ def sign_in(
         return _sign_in_page(
             request, signer, error="That key is not a moderator's key.", status_code=403
         )
+    # A new session id every time: whatever id the browser held before is not reused.
+    try:
+        if previous is not None:
+            store.revoke(previous.nonce)
+        session_id = store.create(principal)
+    except SessionStoreUnavailable as exc:
+        raise store_unavailable(exc) from exc
     response = _secured(RedirectResponse("/moderate", status_code=303))
     response.set_cookie(
         SESSION_COOKIE,
-        signer.issue(principal, key.strip()),
+        signer.issue(principal, key.strip(), session_id),
         max_age=SESSION_MAX_AGE,
         path="/moderate",
         httponly=True,
@@ -183,11 +221,17 @@ def sign_in(
 def sign_out(
     request: Request,
     signer: SignerDep,
+    store: StoreDep,
     web: Annotated[WebSession | None, Depends(current_session)],
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if web is not None and not signer.check_csrf(web.nonce, csrf_token):
         raise HTTPException(403, "missing or invalid CSRF token")
+    if web is not None:
+        try:
+            store.revoke(web.nonce)  # every copy of the cookie is signed out with this one
+        except SessionStoreUnavailable as exc:
+            raise store_unavailable(exc) from exc
     response = _secured(RedirectResponse("/moderate", status_code=303))
     response.delete_cookie(SESSION_COOKIE, path="/moderate", httponly=True, samesite="strict")
     return response
@@ -202,6 +246,8 @@ def read_queue(
 ) -> Response:
     """The first open reviews plus every one this moderator holds, with counters and the
     article filter."""
+    # The page polls every few seconds: on SQLite, never wait for (or hold) the write lock.
+    session.connection(execution_options={READ_ONLY: True})
     items = reviews.moderator_queue(
         session,
         moderator=web.principal.name,

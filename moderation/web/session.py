@@ -1,9 +1,13 @@
-"""Signed session cookies and CSRF tokens for the /moderate page.
+"""Sessions and CSRF tokens for the /moderate page.
 
 The cookie holds the moderator's name, role, a fingerprint of the key they signed in with
-and a random nonce, signed with HMAC-SHA256. Each request checks the fingerprint against
-the current keys, so removing a key from ``MODERATION_API_KEYS`` signs its sessions out.
-CSRF tokens are HMACs of the session nonce (before sign-in: of a pre-session cookie).
+and a random session id, signed with HMAC-SHA256. Each request checks the fingerprint
+against the current keys, so removing a key from ``MODERATION_API_KEYS`` signs its sessions
+out, and checks that the session still exists server-side (``SessionStore``, in Redis, keyed
+by a hash of the id): signing out deletes it there, so a copied cookie stops working at
+once instead of living out its twelve hours. Signing in always makes a new id and deletes
+the session the browser came with, so an id planted before sign-in never becomes one.
+CSRF tokens are HMACs of the session id (before sign-in: of a pre-session cookie).
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import redis as redis_lib
 
 from moderation.auth import KeyRing, Principal, Role
 
@@ -24,6 +31,40 @@ SESSION_COOKIE = "moderate_session"
 PRE_SESSION_COOKIE = "moderate_presession"
 SESSION_MAX_AGE = 12 * 3600
 """A working day; the moderator signs in again after it."""
+SESSION_KEY_PREFIX = "moderation:web:session:"
+
+
+class SessionStoreUnavailable(Exception):
+    """Redis, which holds the sessions, did not answer."""
+
+
+class SessionStore:
+    """The sessions that exist: one Redis key per session id (its SHA-256, so that reading
+    Redis gives no usable cookie), expiring with the cookie."""
+
+    def __init__(self, conn: redis_lib.Redis, *, prefix: str = SESSION_KEY_PREFIX):
+        self.conn = conn
+        self.prefix = prefix
+
+    def key(self, session_id: str) -> str:
+        return self.prefix + hashlib.sha256(session_id.encode()).hexdigest()
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.conn, method)(*args, **kwargs)
+        except redis_lib.RedisError as exc:
+            raise SessionStoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def create(self, principal: Principal) -> str:
+        session_id = secrets.token_urlsafe(32)
+        self._call("set", self.key(session_id), principal.name, ex=SESSION_MAX_AGE)
+        return session_id
+
+    def exists(self, session_id: str) -> bool:
+        return bool(self._call("exists", self.key(session_id)))
+
+    def revoke(self, session_id: str) -> None:
+        self._call("delete", self.key(session_id))
 
 
 def load_or_generate_secret(var_dir: Path) -> str:
@@ -60,18 +101,22 @@ class SessionSigner:
     def _mac(self, purpose: str, data: str) -> str:
         return hmac.new(self._secret, f"{purpose}:{data}".encode(), hashlib.sha256).hexdigest()
 
-    def issue(self, principal: Principal, key: str) -> str:
+    def issue(self, principal: Principal, key: str, session_id: str) -> str:
         payload = {
             "n": principal.name,
             "r": principal.role.value,
             "k": key_fingerprint(key),
-            "c": secrets.token_urlsafe(16),
+            "c": session_id,
             "e": int(time.time()) + SESSION_MAX_AGE,
         }
         raw = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
         return f"{raw}.{self._mac('session', raw)}"
 
-    def read(self, cookie: str | None, keyring: KeyRing) -> WebSession | None:
+    def read(
+        self, cookie: str | None, keyring: KeyRing, store: SessionStore | None = None
+    ) -> WebSession | None:
+        """The session a cookie stands for: signed by us, for a key that still exists,
+        and (given a ``store``) not signed out."""
         if not cookie or "." not in cookie:
             return None
         raw, _, mac = cookie.rpartition(".")
@@ -90,6 +135,8 @@ class SessionSigner:
             if hmac.compare_digest(key_fingerprint(key), fingerprint):
                 principal = keyring.authenticate(key)
                 if principal is not None and principal.name == name:
+                    if store is not None and not store.exists(nonce):
+                        return None  # signed out, or replaced by a later sign-in
                     return WebSession(principal, nonce, expires)
         return None
 

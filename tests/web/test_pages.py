@@ -186,5 +186,7 @@ def test_the_queue_takes_the_same_queries_for_1_review_as_for_100(page, session_
     assert any(i["parent"] for i in big["items"])
     assert one.count == many.count, (one.sql, many.sql)
     # rows (with the first open ones as a subquery), scores, author counts, author's recent
-    # comments, counters, articles
-    assert many.count == 6, many.sql
+    # comments, counters, articles; on SQLite after a plain BEGIN: the poll takes no lock
+    queries = [q for q in many.sql if not q.startswith("BEGIN")]
+    assert len(queries) == 6, many.sql
+    assert [q for q in many.sql if q.startswith("BEGIN")] in ([], ["BEGIN"]), many.sql
