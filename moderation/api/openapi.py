@@ -83,13 +83,13 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = complete(generate(), app, settings)
+            app.openapi_schema = complete(generate(), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def complete(doc: dict[str, Any], app: FastAPI, settings: Settings) -> dict[str, Any]:
+def complete(doc: dict[str, Any], settings: Settings) -> dict[str, Any]:
     doc["info"].setdefault(
         "description",
         "Every /v1 operation takes an API key as `Authorization: Bearer <key>` "
