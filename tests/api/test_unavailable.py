@@ -100,8 +100,9 @@ def test_a_busy_sqlite_database_is_503_with_retry_after_and_nothing_written(
     try:
         holder.execute("BEGIN IMMEDIATE")  # another process keeps the write lock
         answered = writes(client)
-        # A reader is not held up by the writer: it never waits for the write lock.
+        # Readers are not held up by the writer: they never wait for the write lock.
         assert client.get("/v1/comments/nope", headers=PUB).status_code == 404
+        assert client.get("/v1/articles/a1", headers=PUB).json()["title"] == ARTICLE["title"]
     finally:
         holder.execute("ROLLBACK")
         holder.close()
