@@ -227,12 +227,15 @@ def sign_out(
 ) -> Response:
     if web is not None and not signer.check_csrf(web.nonce, csrf_token):
         raise HTTPException(403, "missing or invalid CSRF token")
-    if web is not None:
-        try:
-            store.revoke(web.nonce)  # every copy of the cookie is signed out with this one
-        except SessionStoreUnavailable as exc:
-            raise store_unavailable(exc) from exc
     response = _secured(RedirectResponse("/moderate", status_code=303))
+    if web is None:
+        # No session came with the request (a cross-site post brings no cookie): there is
+        # nothing to end, and deleting the browser's cookie would sign the moderator out.
+        return response
+    try:
+        store.revoke(web.nonce)  # every copy of the cookie is signed out with this one
+    except SessionStoreUnavailable as exc:
+        raise store_unavailable(exc) from exc
     response.delete_cookie(SESSION_COOKIE, path="/moderate", httponly=True, samesite="strict")
     return response
 

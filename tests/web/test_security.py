@@ -150,6 +150,14 @@ def test_every_action_needs_this_sessions_csrf_token(app, page, session_factory,
     assert page.post(path, json=body, headers={"X-CSRF-Token": token}).status_code < 300
 
 
+def test_a_sign_out_without_a_session_leaves_the_cookie_alone(page):
+    # A cross-site form brings no cookie (SameSite=Strict); answering it with a deletion
+    # would still sign the moderator's browser out.
+    r = page.post("/moderate/sign-out", data={"csrf_token": "guessed"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/moderate"
+    assert "moderate_session" not in r.headers.get("set-cookie", "")
+
+
 def test_sign_out_needs_the_token_and_leaves_the_session_alone_without_it(page):
     sign_in(page)
     for data in ({}, {"csrf_token": "forged"}):
