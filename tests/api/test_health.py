@@ -147,3 +147,23 @@ def test_openapi_lists_the_paths(client):
         "/healthz",
         "/readyz",
     } <= set(paths)
+
+
+def test_readyz_reads_the_database_without_waiting_behind_a_writer(
+    client, settings, worker_heartbeat
+):
+    import sqlite3
+
+    if not settings.effective_database_url.startswith("sqlite"):
+        return  # PostgreSQL readers never wait for writers
+    assert client.get("/readyz").status_code == 200  # the rules are loaded (and stored) once
+    path = settings.effective_database_url.split("///", 1)[1]
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")  # holds SQLite's write lock, as a long batch would
+    try:
+        r = client.get("/readyz")
+        assert r.status_code == 200, r.text
+        assert r.json()["checks"]["database"] == {"ok": True}
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

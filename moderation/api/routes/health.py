@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from moderation import heartbeats
+from moderation.db.session import READ_ONLY
 from moderation.exceptions import RulesError
 
 router = APIRouter(tags=["health"])
@@ -73,7 +74,8 @@ async def readyz(request: Request) -> JSONResponse:
     not_causes: set[str] = set()
 
     def database() -> dict[str, Any]:
-        with state.engine.connect() as conn:
+        # Read-only: on SQLite a plain BEGIN, which never waits behind a writer's lock.
+        with state.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             conn.execute(text("SELECT 1"))
         return {}
 
