@@ -143,7 +143,7 @@ class CommentCreate(Strict):
 
 
 class BatchCreate(Strict):
-    comments: Annotated[list[Any], Field(max_length=defaults.DEFAULT_MAX_BATCH_ITEMS)]
+    comments: Annotated[list[Any], Field(min_length=1, max_length=defaults.DEFAULT_MAX_BATCH_ITEMS)]
 
 
 class AuthorPublic(BaseModel):

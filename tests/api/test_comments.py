@@ -291,6 +291,15 @@ def test_batch_over_1000_items_is_refused(client, article, session_factory, sett
     assert stored_comments(session_factory) == 0 and queued(settings, redis_conn) == []
 
 
+def test_an_empty_batch_is_refused(client, session_factory, settings, redis_conn):
+    r = client.post("/v1/comments/batch", json={"comments": []}, headers=PUB)
+    assert r.status_code == 422
+    [field] = r.json()["fields"]
+    assert field["field"] == "comments"
+    assert field["message"] == "List should have at least 1 item after validation, not 0"
+    assert stored_comments(session_factory) == 0 and queued(settings, redis_conn) == []
+
+
 def test_batch_body_over_its_limit(client, article, session_factory, settings, redis_conn):
     big = json.dumps(
         {"comments": [comment(text="a" * 9000, id=f"k{i}") for i in range(1900)]}
