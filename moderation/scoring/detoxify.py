@@ -9,10 +9,18 @@ are the loaded model's own class names (Detoxify's: ``toxicity``, ``severe_toxic
 
 ``Detoxify.predict`` runs one forward pass over whatever list it is given, so comments are
 cut to a fixed length and sent in batches of ``MODERATION_SCORING_BATCH_SIZE``.
+
+Detoxify reads a checkpoint with ``torch.load(..., weights_only=False)``, that is with
+pickle, which runs whatever code the file holds: configure only checkpoints from a source
+you trust. ``load_detoxify`` refuses one that another user could have changed: a file, or
+a directory holding it, writable by group or others, or owned by someone other than the
+service's user or root (``trusted_checkpoint``).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -69,6 +77,40 @@ def parse_backend(backend: str) -> str:
     return model_type
 
 
+def trusted_checkpoint(checkpoint: Path) -> None:
+    """Refuse (``ModelUnavailableError``) a checkpoint that someone other than this user or
+    root could have written: pickle runs the code of whoever did. Checks the file and the
+    directory it is in, after resolving symbolic links (and the directory of the link)."""
+    real = Path(os.path.realpath(checkpoint))
+    shown = repr(str(checkpoint)) + (f" (resolved to {str(real)!r})" if real != checkpoint else "")
+    owners = {0, os.geteuid()}
+    checks = [(real, "file"), (real.parent, "directory")]
+    link_dir = Path(os.path.realpath(Path(checkpoint).parent))
+    if link_dir != real.parent:  # a link elsewhere: whoever can replace it picks the file
+        checks.append((link_dir, "link's directory"))
+    for path, what in checks:
+        info = path.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        problem = None
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            who = "others" if mode & stat.S_IWOTH else "its group"
+            problem = (
+                f"its {what} {str(path)!r} is writable by {who} (mode {mode:04o}); "
+                f"run chmod go-w {str(path)!r}"
+            )
+        elif info.st_uid not in owners:
+            problem = (
+                f"its {what} {str(path)!r} belongs to user id {info.st_uid}, not to this "
+                f"service's user ({os.geteuid()}) or root"
+            )
+        if problem is not None:
+            raise ModelUnavailableError(
+                f"Detoxify checkpoint {shown} (MODERATION_DETOXIFY_CHECKPOINT) is refused: "
+                f"{problem}. Detoxify loads checkpoints with pickle, which runs any code in "
+                "the file, so only a file that no other user can change is loaded."
+            )
+
+
 def load_detoxify(
     model_type: str,
     *,
@@ -87,6 +129,8 @@ def load_detoxify(
             f"Detoxify checkpoint {str(checkpoint)!r} (MODERATION_DETOXIFY_CHECKPOINT) "
             f"does not exist. {advice}"
         )
+    if checkpoint is not None:
+        trusted_checkpoint(Path(checkpoint))
     if config_dir is not None and not Path(config_dir).is_dir():
         raise ModelUnavailableError(
             f"Detoxify config directory {str(config_dir)!r} (MODERATION_DETOXIFY_CONFIG_DIR) "

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import urllib.error
+from pathlib import Path
 
 import pytest
 import torch
@@ -218,3 +221,84 @@ def test_scorer_set_over_1000_comments_loads_once_and_batches(tiny_detoxify, mon
     assert len(loads) == 1
     assert len(forward_calls) == math.ceil(1000 / 32)
     assert max(forward_calls) == 32
+
+
+# --- only checkpoints no other user can change are unpickled ---------------------------------
+
+PICKLE = (
+    "Detoxify loads checkpoints with pickle, which runs any code in the file, so only a file "
+    "that no other user can change is loaded."
+)
+
+
+def _copy(tiny, directory) -> Path:
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)  # whatever the umask
+    copy = directory / "tiny.ckpt"
+    shutil.copyfile(tiny.checkpoint, copy)
+    copy.chmod(0o644)
+    return copy
+
+
+def _load(checkpoint: Path, tiny):
+    return load_detoxify("unbiased", checkpoint=checkpoint, config_dir=tiny.config_dir)
+
+
+def test_a_checkpoint_only_its_owner_can_write_loads(tiny_detoxify, tmp_path):
+    checkpoint = _copy(tiny_detoxify, tmp_path / "weights")
+    assert DetoxifyScorer(_load(checkpoint, tiny_detoxify)).labels
+
+
+@pytest.mark.parametrize(
+    "target, mode, who",
+    [("file", 0o666, "others"), ("file", 0o664, "its group"), ("directory", 0o777, "others"),
+     ("directory", 0o775, "its group")],
+)  # fmt: skip
+def test_a_checkpoint_others_can_write_is_refused(tiny_detoxify, tmp_path, monkeypatch, target,
+                                                  mode, who):  # fmt: skip
+    import detoxify.detoxify as detoxify_module
+
+    checkpoint = _copy(tiny_detoxify, tmp_path / "weights")
+    path = checkpoint if target == "file" else checkpoint.parent
+    path.chmod(mode)
+    unpickled: list[object] = []
+    monkeypatch.setattr(detoxify_module, "load_checkpoint", lambda **kw: unpickled.append(kw))
+    with pytest.raises(ModelUnavailableError) as info:
+        _load(checkpoint, tiny_detoxify)
+    assert str(info.value) == (
+        f"Detoxify checkpoint '{checkpoint}' (MODERATION_DETOXIFY_CHECKPOINT) is refused: "
+        f"its {target} '{path}' is writable by {who} (mode {mode:04o}); "
+        f"run chmod go-w '{path}'. {PICKLE}"
+    )
+    assert unpickled == []  # refused before Detoxify opened it
+
+
+def test_a_link_to_a_checkpoint_is_judged_by_the_file_and_the_link(tiny_detoxify, tmp_path):
+    checkpoint = _copy(tiny_detoxify, tmp_path / "weights")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    link = shared / "model.ckpt"
+    link.symlink_to(checkpoint)
+    shared.chmod(0o755)
+    assert _load(link, tiny_detoxify) is not None
+    shared.chmod(0o1777)  # like /tmp: anyone could replace the link
+    with pytest.raises(ModelUnavailableError) as info:
+        _load(link, tiny_detoxify)
+    assert str(info.value).startswith(
+        f"Detoxify checkpoint '{link}' (resolved to '{checkpoint}') "
+        f"(MODERATION_DETOXIFY_CHECKPOINT) is refused: its link's directory '{shared}' is "
+        "writable by others (mode 1777)"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_checkpoint_of_another_user_is_refused(tiny_detoxify, tmp_path):
+    checkpoint = _copy(tiny_detoxify, tmp_path / "weights")
+    os.chown(checkpoint, 4321, -1)
+    with pytest.raises(ModelUnavailableError) as info:
+        _load(checkpoint, tiny_detoxify)
+    assert str(info.value) == (
+        f"Detoxify checkpoint '{checkpoint}' (MODERATION_DETOXIFY_CHECKPOINT) is refused: "
+        f"its file '{checkpoint}' belongs to user id 4321, not to this service's user (0) or "
+        f"root. {PICKLE}"
+    )
