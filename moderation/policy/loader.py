@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -725,6 +726,11 @@ class _NodeCheck:
                 self.report(
                     node, f"an integer of {digits} digits is too long (at most {MAX_INT_DIGITS})"
                 )
+            if node.tag == _YAML_TAG + "timestamp":
+                try:
+                    RoundTripConstructor().construct_yaml_timestamp(node)
+                except (ValueError, OverflowError, YAMLError) as exc:
+                    self.report(node, f"{value!r} is not a date: {exc}; quote it if it is text")
             lone = _SURROGATE.search(value)
             if lone is not None:
                 self.report(

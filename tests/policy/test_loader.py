@@ -179,6 +179,14 @@ def test_a_character_yaml_refuses_is_reported_where_it_is():
     ]
 
 
+def test_a_date_that_does_not_exist_is_named():
+    with pytest.raises(RulesError) as info:
+        load_rules_text("default: {action: approve}\ntests:\n  - {text: x, now: 2024-13-45}\n")
+    assert info.value.errors == [
+        "<string>:3:20: '2024-13-45' is not a date: month must be in 1..12; quote it if it is text"
+    ]
+
+
 def test_a_lone_surrogate_escape_is_named():
     with pytest.raises(RulesError) as info:
         load_rules_text('default: {action: approve, message: "half \\ud83d of a pair"}\n')
