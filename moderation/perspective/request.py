@@ -24,6 +24,7 @@ from moderation.perspective.wire import (
     SuggestCommentScoreRequest,
     TextEntry,
 )
+from moderation.textfeatures import REPLACEMENT_CHARACTER, whole_characters
 
 TEXT_TYPES = ("PLAIN_TEXT", "HTML", "TEXT_TYPE_UNSPECIFIED")
 SCORE_TYPES = ("PROBABILITY", "SCORE_TYPE_UNSPECIFIED")
@@ -92,6 +93,12 @@ class Plan:
         return self.spans and any(r.attribute.spans for r in self.attributes)
 
 
+def whole_text(text: str) -> str:
+    """``text`` with lone surrogates (a JSON ``\\ud800`` escape) and NUL as U+FFFD, one for
+    one, so it can be scored, stored (UTF-8, PostgreSQL) and UTF-16 offsets stay the same."""
+    return whole_characters(text).replace("\x00", REPLACEMENT_CHARACTER)
+
+
 def text_of(entry: TextEntry | None) -> SourceText:
     """The scored text of one text entry (``Unknown text type`` for anything but plain text
     or HTML)."""
@@ -100,7 +107,8 @@ def text_of(entry: TextEntry | None) -> SourceText:
     kind = entry.type or "PLAIN_TEXT"
     if kind not in TEXT_TYPES:
         raise errors.unknown_text_type(kind)
-    return html_to_text(entry.text) if kind == "HTML" else SourceText.plain(entry.text)
+    text = whole_text(entry.text)
+    return html_to_text(text) if kind == "HTML" else SourceText.plain(text)
 
 
 def read_context(context: Context | None) -> CommentContext:
@@ -119,6 +127,7 @@ def read_context(context: Context | None) -> CommentContext:
 
 def read_comment(comment: TextEntry | None) -> tuple[str, str, SourceText]:
     original = comment.text if comment is not None and comment.text is not None else ""
+    original = whole_text(original)
     kind = (comment.type if comment is not None else None) or "PLAIN_TEXT"
     source = text_of(comment)
     if not source.text.strip():

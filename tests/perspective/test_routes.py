@@ -294,6 +294,25 @@ def test_without_do_not_store_the_request_is_kept_outside_the_queue(
     assert _rows(session_factory)["comments"] == 0
 
 
+def test_lone_surrogates_and_nul_are_scored_and_stored_as_replacement_characters(
+    pclient: TestClient, session_factory
+):
+    # json.dumps writes the lone surrogate as the escape "\\ud800", as a careless client would.
+    text = "you a\ud800b idiot\x00!"
+    body = {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}, "languages": ["en"]}
+    r = pclient.post(
+        ANALYZE,
+        params={"key": PUB},
+        content=json.dumps(body),  # ASCII with escapes
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    assert 0 <= r.json()["attributeScores"]["TOXICITY"]["summaryScore"]["value"] <= 1
+    with session_factory() as session:
+        row = session.scalars(select(PerspectiveRequest)).one()
+        assert row.text == "you a\ufffdb idiot\ufffd!"  # one for one: offsets stay
+
+
 CORAL_SUGGESTION = {
     "comment": {"text": "Oi, tudo bem?"},
     "context": {
