@@ -96,23 +96,28 @@ def _truncate_all(url: str) -> None:
 DB_PARAMS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(params=DB_PARAMS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database: a SQLite file, then PostgreSQL when configured."""
+def migrated_database(request: pytest.FixtureRequest, directory: Path) -> str:
+    """A migrated, empty database of ``request.param`` (one of ``DB_PARAMS``): a SQLite file
+    in ``directory``, or the session's PostgreSQL test database, emptied."""
     from moderation.db import make_engine, upgrade
 
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'moderation.db'}"
+        url = f"sqlite:///{directory / 'moderation.db'}"
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
-        yield url
-        return
+        return url
     if not TEST_PG_URL:
         pytest.skip("MODERATION_TEST_DATABASE_URL is not set (.ci/run sets it)")
-    url = request.getfixturevalue("pg_url")
+    url: str = request.getfixturevalue("pg_url")
     _truncate_all(url)
-    yield url
+    return url
+
+
+@pytest.fixture(params=DB_PARAMS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, then PostgreSQL when configured."""
+    yield migrated_database(request, tmp_path)
 
 
 @pytest.fixture

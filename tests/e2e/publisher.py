@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from moderation.db import Comment, Decision, make_engine, upgrade
-from tests.conftest import DB_PARAMS, TEST_PG_URL, _truncate_all
+from moderation.db import Comment, Decision, make_engine
+from tests.conftest import DB_PARAMS, _truncate_all, migrated_database
 from tests.e2e.conftest import Stack
 
 _OPENINGS = [
@@ -114,19 +114,10 @@ def module_database(
 ) -> Iterator[str]:
     """A migrated, empty database for one module's stack (``request.param``: one of
     ``DB_PARAMS``); PostgreSQL is the session's test database, emptied before and after."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'moderation.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    if not TEST_PG_URL:
-        pytest.skip("MODERATION_TEST_DATABASE_URL is not set (.ci/run sets it)")
-    url = request.getfixturevalue("pg_url")
-    _truncate_all(url)
+    url = migrated_database(request, tmp_path_factory.mktemp("db"))
     yield url
-    _truncate_all(url)
+    if request.param != "sqlite":
+        _truncate_all(url)
 
 
 __all__ = [
