@@ -8,8 +8,8 @@ connection is closed and new ones are refused. SQLite cannot be unplugged, so an
 connection holds its write lock; the stack waits 2 s for it (``?timeout=2``), not the
 default 30 s, so that the outage shows as 503s instead of slow answers.
 
-The outage lasts ``MODERATION_TEST_OUTAGE_SECONDS`` (10 s by default; the issue's 30 s
-behaves the same, only slower: ``MODERATION_TEST_OUTAGE_SECONDS=30``)."""
+The outage lasts ``MODERATION_TEST_OUTAGE_SECONDS``: 30 s by default, as issue #13 asks
+(``MODERATION_TEST_OUTAGE_SECONDS=10`` for a quicker run by hand)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ from tests.e2e.test_pipeline import ARTICLE
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PUB = auth("publisher")
-OUTAGE_SECONDS = float(os.environ.get("MODERATION_TEST_OUTAGE_SECONDS", "10"))
+OUTAGE_SECONDS = float(os.environ.get("MODERATION_TEST_OUTAGE_SECONDS", "30"))
 PACE_SECONDS = 0.25
 """Pause between the publisher's requests."""
 
