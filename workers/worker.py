@@ -90,6 +90,11 @@ class ModerationWorker(SimpleWorker):
             self.perform_job(each, queue, execution)
         self.set_state(WorkerStatus.IDLE)
 
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()  # type: ignore[no-untyped-call]
+        if _stop_signalled:  # asked to stop while starting: leave before the first job
+            self._stop_requested = True
+
     def _start(self, job: Job) -> Execution:
         execution = self.prepare_execution(job)
         self.prepare_job_execution(job)
@@ -242,8 +247,17 @@ def served_queues(conn: Any, settings: Settings) -> list[Queue]:
     return [live, bulk, explain]  # webhooks: workers/webhook_worker.py
 
 
+_stop_signalled = False
+"""A SIGTERM came before RQ's own handlers were installed."""
+
+
 def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(0)  # while loading: stop at once (RQ's handlers take over in work())
+    """While loading: stop at once (RQ's handlers take over in ``work()``). The flag keeps
+    the request when the SystemExit is swallowed: a signal during RQ's fork of its
+    scheduler lands in an at-fork hook, where Python only prints "Exception ignored"."""
+    global _stop_signalled
+    _stop_signalled = True
+    raise SystemExit(0)
 
 
 def load_runtime(

@@ -174,3 +174,17 @@ def test_a_worker_that_dies_mid_pass_leaves_its_jobs_to_the_sweeper(runtime, mon
     with runtime.session_factory() as s:
         decided = [d.comment_id for d in s.query(Decision)]
     assert sorted(decided) == ["c0", "c1", "c2"]
+
+
+def test_a_stop_asked_for_while_starting_is_kept_until_rq_takes_over(runtime, monkeypatch):
+    # A SIGTERM while RQ forks its scheduler lands in an at-fork hook, where the SystemExit
+    # is swallowed; the flag it leaves stops the worker before its first job instead.
+    [job_id] = post(runtime, ["c1"])
+    monkeypatch.setattr(worker_module, "_stop_signalled", True)
+    work(runtime)
+    assert statuses(runtime) == {"c1": "pending"}
+    live, _ = scoring_queues(runtime.redis, runtime.settings)
+    assert live.job_ids == [job_id]  # still queued for the next worker
+    monkeypatch.setattr(worker_module, "_stop_signalled", False)
+    work(runtime)
+    assert statuses(runtime) != {"c1": "pending"}
