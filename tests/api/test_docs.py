@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -16,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from moderation.api import docs
-from tests.e2e.test_moderate_page import CHROMIUM_ARGS
+from tests.browser import launch_chromium
 
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 
@@ -48,13 +47,7 @@ def live_url(module_app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Chromium is not installed: run `make browser`")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    yield from launch_chromium()
 
 
 def offline_page(browser, live_url: str):

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from moderation import webhooks
+from tests.browser import launch_chromium
 from tests.conftest import API_KEYS, ROOT, auth
 from tests.e2e.test_pipeline import ARTICLE
 from tests.receiver import Receiver
@@ -40,14 +41,6 @@ default:
   priority: 5
   message: "sent to a person by the browser test's rules"
 """
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 XSS = "<img src=x onerror=\"document.title='pwned'\">"
 PAGE_TITLE = "Review queue · Moderation"
 
@@ -78,13 +71,7 @@ def stack(database_url, redis_server, stack_factory, tmp_path: Path, receiver: R
 
 @pytest.fixture
 def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Chromium is not installed: run `make browser`")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    yield from launch_chromium()
 
 
 def submit(
@@ -292,13 +279,7 @@ def page_stack(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def module_browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Chromium is not installed: run `make browser`")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    yield from launch_chromium()
 
 
 def session_cookie(context) -> str | None:
