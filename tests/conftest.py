@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis as redis_lib
@@ -120,20 +121,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield migrated_database(request, tmp_path)
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path, redis_conn: redis_lib.Redis):
+def usual_settings(database_url: str, var_dir: Path, **overrides: Any) -> Any:
+    """The tests' usual settings on ``database_url``: test Redis and keys, the shipped rules,
+    a queue of its own, no Perspective analyzer (tests/perspective turns it on)."""
     from moderation.settings import Settings
 
-    return Settings(
+    values: dict[str, Any] = dict(
         database_url=database_url,
         redis_url=TEST_REDIS_URL,
         api_keys=API_KEYS_SPEC,
-        var_dir=tmp_path / "var",
+        var_dir=var_dir,
         rules=ROOT / "rules" / "default.yaml",
         queue=f"test-{os.urandom(4).hex()}",
-        perspective_enabled=False,  # tests of the Perspective API turn it on (tests/perspective)
-        _env_file=None,
+        perspective_enabled=False,
     )
+    return Settings(**{**values, **overrides}, _env_file=None)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, redis_conn: redis_lib.Redis):
+    return usual_settings(database_url, tmp_path / "var")
 
 
 @pytest.fixture

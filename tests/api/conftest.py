@@ -3,21 +3,19 @@ a migrated SQLite file of its own and the test Redis database, flushed around th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 import redis as redis_lib
 from fastapi import FastAPI
 
-from tests.conftest import API_KEYS_SPEC, ROOT, TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL, usual_settings
 
 
 @pytest.fixture(scope="module")
 def module_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     from moderation.api.main import create_app
     from moderation.db import make_engine, upgrade
-    from moderation.settings import Settings
 
     tmp = tmp_path_factory.mktemp("app")
     url = f"sqlite:///{tmp / 'moderation.db'}"
@@ -26,16 +24,7 @@ def module_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     engine.dispose()
     conn = redis_lib.Redis.from_url(TEST_REDIS_URL)
     conn.flushdb()
-    settings = Settings(
-        database_url=url,
-        redis_url=TEST_REDIS_URL,
-        api_keys=API_KEYS_SPEC,
-        var_dir=tmp / "var",
-        rules=ROOT / "rules" / "default.yaml",
-        queue=f"test-{os.urandom(4).hex()}",
-        perspective_enabled=False,
-        _env_file=None,
-    )
+    settings = usual_settings(url, tmp / "var")
     app = create_app(settings)
     yield app
     app.state.redis.close()

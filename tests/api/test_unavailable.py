@@ -3,7 +3,6 @@ request wrote nothing, neither to the database nor to Redis."""
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -16,8 +15,7 @@ from sqlalchemy import func, select
 
 from moderation.api.main import create_app
 from moderation.db import Article, AuditEntry, Comment, make_engine, upgrade
-from moderation.settings import Settings
-from tests.conftest import API_KEYS_SPEC, ROOT, TEST_REDIS_URL, auth
+from tests.conftest import auth, usual_settings
 
 PUB = auth("publisher")
 ARTICLE = {"title": "Port strike enters second week", "body": "Dock workers walked out."}
@@ -71,16 +69,7 @@ def app_on(tmp_path: Path, redis_conn: redis_lib.Redis) -> Iterator:
     clients: list[TestClient] = []
 
     def make(url: str) -> TestClient:
-        settings = Settings(
-            database_url=url,
-            redis_url=TEST_REDIS_URL,
-            api_keys=API_KEYS_SPEC,
-            var_dir=tmp_path / "var",
-            rules=ROOT / "rules" / "default.yaml",
-            queue=f"test-{os.urandom(4).hex()}",
-            perspective_enabled=False,
-            _env_file=None,
-        )
+        settings = usual_settings(url, tmp_path / "var")
         client = TestClient(create_app(settings))
         clients.append(client.__enter__())
         return client
