@@ -25,15 +25,13 @@ import threading
 import time
 import uuid
 
-from rq import SimpleWorker
-
 from moderation import heartbeats, webhooks
 from moderation.connections import connect, resolve_redis_url
 from moderation.heartbeats import Heartbeat, WorkerState
 from moderation.queue import reap_dead_workers
 from moderation.settings import Settings, get_settings
+from workers import process
 from workers.webhook_runtime import WebhookRuntime, set_webhook_runtime
-from workers.worker import _die_with_parent, _note_forking_pid
 
 log = logging.getLogger(__name__)
 
@@ -110,18 +108,6 @@ class WebhookMaintenance(threading.Thread):
             log.warning("heartbeat not withdrawn (it expires on its own): %s", exc)
 
 
-_fork_hooks_registered = False
-
-
-def _register_fork_hooks() -> None:
-    """The scoring worker's hook: a child RQ forks (the scheduler) dies with this process, so
-    it never keeps a killed worker's database socket (and its locks) open."""
-    global _fork_hooks_registered
-    if not _fork_hooks_registered:
-        os.register_at_fork(before=_note_forking_pid, after_in_child=_die_with_parent)
-        _fork_hooks_registered = True
-
-
 def run_webhook_worker(
     settings: Settings | None = None, *, burst: bool = False, name: str | None = None
 ) -> bool:
@@ -130,19 +116,21 @@ def run_webhook_worker(
         level=logging.INFO,
         format=f"%(asctime)s webhook-worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
     )
-    _register_fork_hooks()
+    process.register_fork_hooks()
     runtime = WebhookRuntime.build(settings)
     set_webhook_runtime(runtime)
     name = name or uuid.uuid4().hex  # the RQ worker's name is its heartbeat's
     maintenance = WebhookMaintenance(runtime, heartbeat(name, settings))
     maintenance.beat_now()  # live before its first job, so no sweeper reaps that job
     maintenance.start()
-    worker = SimpleWorker(
-        [webhooks.webhook_queue(runtime.redis, settings)], connection=runtime.redis, name=name
-    )
+
+    def make_worker() -> process.SteadyWorker:
+        queue = webhooks.webhook_queue(runtime.redis, settings)
+        return process.SteadyWorker([queue], connection=runtime.redis, name=name)
+
     log.info("webhook worker %s on queue %r (pid %d)", name, settings.webhook_queue, os.getpid())
     try:
-        return worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+        return process.work_until_stopped(make_worker, burst=burst)
     finally:
         maintenance.stop()
         runtime.engine.dispose()

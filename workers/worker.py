@@ -22,19 +22,17 @@ in a loop that loads the models again and again).
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job
@@ -47,6 +45,7 @@ from moderation.heartbeats import Heartbeat, WorkerState
 from moderation.queue import SCORE_JOB, scoring_queues, sweep_pending
 from moderation.settings import Settings, get_settings
 from moderation.webhooks import sweep_deliveries
+from workers import process
 from workers.jobs import process_comments
 from workers.runtime import LoadError, Runtime, RuntimeLoader, get_runtime, set_runtime
 
@@ -57,7 +56,7 @@ SCORING_PASSES_KEY = "moderation:stats:scoring-passes"
 covered) and ``comments``: ``jobs`` over ``passes`` is how many jobs a pass merged."""
 
 
-class ModerationWorker(SimpleWorker):
+class ModerationWorker(process.SteadyWorker):
     """Runs jobs in the worker process itself so that models stay loaded between jobs, and
     scores the scoring jobs queued together in one pass."""
 
@@ -131,34 +130,6 @@ class ModerationWorker(SimpleWorker):
             pipe.hincrby(SCORING_PASSES_KEY, "jobs", len(taken))
             pipe.hincrby(SCORING_PASSES_KEY, "comments", sum(len(j.args[0]) for j, _ in taken))
             pipe.execute()
-
-
-_PR_SET_PDEATHSIG = 1
-_forking_pid = 0
-_fork_hooks_registered = False
-
-
-def _note_forking_pid() -> None:
-    global _forking_pid
-    _forking_pid = os.getpid()
-
-
-def _die_with_parent() -> None:
-    """In a child this worker forks (RQ forks its scheduler), die when the worker dies.
-
-    A fork inherits the worker's open database sockets. If the worker is killed (``kill -9``,
-    the OOM killer) while a transaction holds row locks, a surviving child keeps the socket
-    open, so the database never sees the client go and the locks block every other worker
-    until the child exits. Linux delivers SIGKILL to the child the moment its parent dies."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # no prctl: nothing to set, the child lives as before
-        return
-    if os.getppid() != _forking_pid:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 class Maintenance(threading.Thread):
@@ -297,10 +268,7 @@ def run_worker(
         level=logging.INFO,
         format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
     )
-    global _fork_hooks_registered
-    if not _fork_hooks_registered:
-        os.register_at_fork(before=_note_forking_pid, after_in_child=_die_with_parent)
-        _fork_hooks_registered = True
+    process.register_fork_hooks()
     name = name or uuid.uuid4().hex
     url = resolve_redis_url(settings.redis_url, settings.var_dir)
     conn = connect(url)
@@ -321,12 +289,15 @@ def run_worker(
     try:
         runtime = load_runtime(settings, conn, pulse, beat, burst=burst)
         set_runtime(runtime)
-        worker = ModerationWorker(
-            served_queues(runtime.redis, settings),
-            connection=runtime.redis,
-            name=name,
-            settings=settings,
-        )
+
+        def make_worker() -> ModerationWorker:
+            return ModerationWorker(
+                served_queues(runtime.redis, settings),
+                connection=runtime.redis,
+                name=name,
+                settings=settings,
+            )
+
         beat.state, beat.error = WorkerState.READY, None
         beat.scorers = [scorer.name for scorer in runtime.scorers.scorers]
         beat.labels = list(runtime.scorers.labels)
@@ -341,7 +312,7 @@ def run_worker(
                  (beat.rules_version or "")[:12])  # fmt: skip
         maintenance = Maintenance(runtime)
         maintenance.start()
-        return worker.work(burst=burst, logging_level="INFO", with_scheduler=True)
+        return process.work_until_stopped(make_worker, burst=burst)
     except (SystemExit, KeyboardInterrupt) as exc:  # a signal while it was starting
         if isinstance(exc, SystemExit) and exc.code not in (0, None):
             raise
