@@ -6,10 +6,15 @@ as its start. A comment's raw similarity is the cosine to the best chunk and to 
 
 Raw cosines sit in a narrow band and short comments score low against everything, so the
 score is calibrated: the comment is also compared with a fixed bank of texts about
-unrelated subjects (``_REFERENCE_TEXTS``), and a logistic model over the resulting
-features (``models/relevance_calibration.json``, fitted on comments placed under their own
-and under unrelated articles; see ``docs/scoring.md``) maps them to a probability of being
-on-topic. A reply counts as on-topic when it is on-topic for its parent comment.
+unrelated subjects (``_REFERENCE_TEXTS``, less the few nearest to the article itself: a
+recipe in the bank is no "unrelated subject" under a recipe), and a logistic model over the
+resulting features (``models/relevance_calibration.json``, fitted on comments placed under
+their own and under unrelated articles; see ``docs/scoring.md``) maps them to a probability
+of being on-topic. A reply counts as on-topic when it is on-topic for its parent comment.
+
+A comment that says the same sentence again is read once per distinct sentence
+(:func:`distinct_sentences`): repeats would otherwise fill MiniLM's 256 word pieces, drift
+its mean-pooled embedding, and count as length.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ DEFAULT_ARTICLE_CACHE = 256
 """Articles whose features a worker keeps in memory when the caller passes none."""
 
 DEFAULT_MAX_COMMENT_CHARS = 2000
+
+DEFAULT_REFERENCE_EXCLUDED = 3
+"""Reference texts left out for each article (or parent): the ones nearest to it, so the
+margin over "unrelated subjects" never measures the article's own subject."""
 
 FEATURES_VERSION = 1
 """Bumped when the stored article features change shape; older blobs are recomputed."""
@@ -85,6 +94,37 @@ _REFERENCE_TEXTS: tuple[str, ...] = (
 )
 
 _WORD = re.compile(r"\S+")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*[\"'\u201d\u2019)\]]*")
+_TOKEN = re.compile(r"\w+")
+
+
+def distinct_sentences(text: str) -> str:
+    """``text`` without the sentences it has already said (compared by their words, case
+    folded), the others joined by spaces; ``text`` itself when no sentence repeats."""
+    seen: set[tuple[str, ...]] = set()
+    kept: list[str] = []
+    repeated = False
+    for match in _SENTENCE.finditer(text):
+        key = tuple(_TOKEN.findall(match.group().casefold()))
+        if not key:
+            continue
+        if key in seen:
+            repeated = True
+            continue
+        seen.add(key)
+        kept.append(match.group().strip())
+    return " ".join(kept) if repeated else text
+
+
+def unrelated_reference(
+    reference: np.ndarray, target: np.ndarray, *, excluded: int = DEFAULT_REFERENCE_EXCLUDED
+) -> np.ndarray:
+    """The rows of ``reference`` less the ``excluded`` ones nearest to any row of ``target``."""
+    if excluded <= 0 or excluded >= len(reference):
+        return reference
+    nearest = np.max(reference @ target.T, axis=1)
+    keep = np.sort(np.argsort(-nearest, kind="stable")[excluded:])
+    return reference[keep]
 
 
 @dataclass
@@ -173,7 +213,7 @@ class RelevanceCalibration:
     @classmethod
     def default(cls) -> RelevanceCalibration:
         # Used only when the shipped file is missing: roughly the fitted one.
-        return cls(coef=np.array([3.6, 6.6, 5.3, -0.8]), intercept=-0.8)
+        return cls(coef=np.array([4.1, 6.6, 4.6, -0.8]), intercept=-0.9)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_CALIBRATION_PATH) -> RelevanceCalibration:
@@ -203,7 +243,8 @@ class RelevanceCalibration:
 def raw_features(
     comment: np.ndarray, target: np.ndarray, reference: np.ndarray, words: int
 ) -> tuple[np.ndarray, int]:
-    """Features of one comment embedding against one target (rows: title first, then chunks).
+    """Features of one comment embedding against one target (rows: title first, then chunks);
+    ``reference``: the unrelated texts for this target (:func:`unrelated_reference`).
 
     Returns (features, best row index)."""
     sims = target @ comment
@@ -276,8 +317,12 @@ class RelevanceScorer:
     def features(self, comments: Sequence[CommentInput]) -> list[dict[str, Any]]:
         """Raw features per comment: ``article`` (and ``parent`` for replies, else None) as
         arrays over :data:`FEATURE_NAMES`, and ``best_row``, the best-matching article row."""
-        texts = [c.text[: self.max_comment_chars] for c in comments]
-        parents = [c.parent_text[: self.max_comment_chars] for c in comments if c.parent_text]
+        texts = [distinct_sentences(c.text[: self.max_comment_chars]) for c in comments]
+        parents = [
+            distinct_sentences(c.parent_text[: self.max_comment_chars])
+            for c in comments
+            if c.parent_text
+        ]
         vectors = self.embedder.encode(texts + parents)
         comment_vectors, parent_vectors = vectors[: len(texts)], vectors[len(texts) :]
         out = []
@@ -285,13 +330,15 @@ class RelevanceScorer:
         for comment, text, vector in zip(comments, texts, comment_vectors, strict=True):
             article = self._article(comment.article)
             words = len(_WORD.findall(text))
-            features, best_row = raw_features(vector, article.vectors, self.reference, words)
+            reference = unrelated_reference(self.reference, article.vectors)
+            features, best_row = raw_features(vector, article.vectors, reference, words)
             parent_features = None
             if comment.parent_text:
                 parent_vector = parent_vectors[parent_index]
                 parent_index += 1
                 target = np.vstack([parent_vector, parent_vector])
-                parent_features, _ = raw_features(vector, target, self.reference, words)
+                reference = unrelated_reference(self.reference, target)
+                parent_features, _ = raw_features(vector, target, reference, words)
             out.append(
                 {
                     "article": features,
