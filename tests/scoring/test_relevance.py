@@ -8,10 +8,43 @@ import numpy as np
 import pytest
 
 from moderation.scoring import ArticleInput
-from moderation.scoring.relevance import ArticleEmbedding, RelevanceScorer, chunk_spans
+from moderation.scoring.relevance import (
+    ArticleEmbedding,
+    RelevanceScorer,
+    chunk_spans,
+    distinct_sentences,
+    unrelated_reference,
+)
 from tests.scoring.conftest import HELICOPTER_ARTICLE, comment
 
 pytestmark = pytest.mark.slow
+
+# Our own texts for the two cases of issue #14 (item 6): a recipe and a news story.
+SOUP_ARTICLE = ArticleInput(
+    id="soup",
+    title="Easy tomato soup",
+    body=(
+        "This soup takes half an hour and uses what is in the cupboard. Fry a chopped onion "
+        "and a carrot in olive oil until soft. Stir in two tins of chopped tomatoes, a "
+        "teaspoon of sugar and 500 ml of stock. Simmer for 20 minutes, then blend. Season to "
+        "taste and serve with bread."
+    ),
+)
+PACT_ARTICLE = ArticleInput(
+    id="pact",
+    title="Minister signs controversial fisheries pact",
+    body=(
+        "The fisheries minister signed a ten-year agreement on Monday that lets foreign "
+        "trawlers fish inside the country's northern waters in exchange for annual payments "
+        "and shared quotas. Coastal communities and small-boat fishermen protested outside the "
+        "ministry, saying the pact will empty the stocks they depend on. Opposition parties "
+        "called the deal a sell-out and demanded a vote in parliament, which the government "
+        "says is not required. Scientists warned that the cod and herring quotas set in the "
+        "agreement exceed the levels they had recommended."
+    ),
+)
+CREAM = "Add a spoon of cream at the end and it is even better."
+RANT = " ".join(["The pact is a disgrace and the idiots who wrote it should be ashamed."] * 20)
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +140,60 @@ def test_calibrated_scores_are_probabilities(scorer):
     results = scorer.score([comment(t, ident=t) for t in ["", "ok", "x" * 5000]])
     values = np.array([r.scores["relevance"] for r in results])
     assert np.all((values >= 0) & (values <= 1))
+
+
+def test_a_short_on_topic_reply_under_a_recipe_is_not_escalated(scorer):
+    # The bank's own recipe text used to be this comment's nearest "unrelated subject".
+    [result] = scorer.score([comment(CREAM, article=SOUP_ARTICLE)])
+    assert result.scores["relevance"] >= 0.35
+
+
+def test_a_long_on_topic_rant_that_repeats_itself_is_not_escalated(scorer):
+    once, repeated = scorer.score(
+        [
+            comment(RANT.split(". ")[0] + ".", ident="1", article=PACT_ARTICLE),
+            comment(RANT, ident="2", article=PACT_ARTICLE),
+        ]
+    )
+    assert repeated.scores["relevance"] >= 0.35
+    assert repeated.scores["relevance"] == pytest.approx(once.scores["relevance"], abs=1e-6)
+
+
+def test_short_and_long_off_topic_comments_stay_escalated(scorer):
+    referee = " ".join(
+        [
+            "The referee was blind all afternoon and the coach should be fired tomorrow.",
+            "Our striker missed three open goals and the fans booed the whole second half.",
+            "Ticket prices went up again and the stadium food is still cold and overpriced.",
+        ]
+        * 8
+    )
+    results = scorer.score(
+        [
+            comment("Does anyone know a good plumber in Leeds?", ident="1", article=SOUP_ARTICLE),
+            comment("Who won the football last night?", ident="2", article=PACT_ARTICLE),
+            comment(CREAM, ident="3", article=PACT_ARTICLE),
+            comment(RANT, ident="4", article=SOUP_ARTICLE),
+            comment(referee, ident="5", article=PACT_ARTICLE),
+        ]
+    )
+    assert [r.scores["relevance"] < 0.35 for r in results] == [True] * 5
+
+
+def test_repeated_sentences_are_read_once():
+    text = "The pact is a disgrace. The pact is a DISGRACE! Who signed it?\nthe pact is a disgrace"
+    assert distinct_sentences(text) == "The pact is a disgrace. Who signed it?"
+
+
+def test_a_comment_without_repeats_is_read_as_written():
+    # Unchanged text: the read toxicity made of it serves relevance too (one MiniLM pass).
+    text = "Fine. Fine words, but the pact is still a disgrace.\n\nFine by whom?"
+    assert distinct_sentences(text) is text
+
+
+def test_the_references_nearest_to_the_article_are_left_out():
+    reference = np.eye(4, dtype=np.float32)
+    target = np.array([[0.0, 0.6, 0.8, 0.0]], dtype=np.float32)
+    kept = unrelated_reference(reference, target, excluded=2)
+    assert kept.tolist() == [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
+    assert unrelated_reference(reference, target, excluded=0) is reference
