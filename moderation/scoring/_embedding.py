@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from moderation.exceptions import ModelUnavailableError
+from moderation.scoring._readable import readable_text
 from moderation.textfeatures import whole_characters
 
 DEFAULT_EMBEDDING_BATCH_SIZE = 64
@@ -191,7 +192,8 @@ class Embedder:
         if not texts:
             return []
         # The Rust tokenizer refuses lone surrogates (a JSON "\ud800" escape makes one).
-        whole = [whole_characters(text) for text in texts]
+        # Emoji in words: MiniLM's vocabulary has none (see moderation/scoring/_readable.py).
+        whole = [readable_text(whole_characters(text)) for text in texts]
         encoded = self.tokenizer(whole, truncation=True, max_length=self.max_tokens)
         return [tuple(int(i) for i in ids) for ids in encoded["input_ids"]]
 

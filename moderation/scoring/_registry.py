@@ -152,7 +152,9 @@ def _toxicity(shared: _Shared) -> Scorer:
 def _toxicity_labels(settings: Any) -> tuple[str, ...] | None:
     backend = settings.toxicity_backend.strip()
     if backend == "offline":
-        return ("toxicity",)
+        from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, model_labels
+
+        return model_labels(DEFAULT_MODEL_PATH)
     from moderation.scoring.detoxify import RELEASED_LABELS, parse_backend
 
     if settings.detoxify_checkpoint is not None:

@@ -57,10 +57,10 @@ LEXICAL_MODEL_NAME = "profanity-check"
 
 
 class OfflineToxicityScorer:
-    """``toxicity`` without network access (``MODERATION_TOXICITY_BACKEND=offline``)."""
+    """``toxicity`` without network access (``MODERATION_TOXICITY_BACKEND=offline``), and
+    the model's other labels (``threat``, ``identity_attack``, ...) when it has them."""
 
     name = "toxicity"
-    labels: tuple[str, ...] = ("toxicity",)
 
     def __init__(
         self,
@@ -76,6 +76,7 @@ class OfflineToxicityScorer:
         self.model = model
         self.explain_threshold = explain_threshold
         self.max_chars = max_chars
+        self.labels: tuple[str, ...] = model.labels if model is not None else ("toxicity",)
         if model is not None and embedder is not None:
             # The embedder's one pass per comment keeps what the tuned layer reads.
             embedder.keep_states(layer=model.first_layer, tokens=model.max_tokens)
@@ -104,21 +105,21 @@ class OfflineToxicityScorer:
         lexical = lexical_probabilities(texts)
         tuned: list[float | None] = [None] * len(texts)
         if self.model is not None and self.embedder is not None:
-            logits = self.model.tuned_logits(self.embedder, texts)
-            scores = self.model.combine(lexical, logits)
-            tuned = [round(float(p), 4) for p in sigmoid(logits)]
+            logits = self.model.tuned_label_logits(self.embedder, texts)
+            labelled = self.model.combine_labels(lexical, logits)
+            tuned = [round(float(p), 4) for p in sigmoid(logits[:, 0])]
             model = MODEL_NAME
         else:
-            scores, model = lexical, LEXICAL_MODEL_NAME
+            labelled, model = {"toxicity": lexical}, LEXICAL_MODEL_NAME
         results = []
-        for score, lex, tuned_score in zip(scores, lexical, tuned, strict=True):
+        for index, (lex, tuned_score) in enumerate(zip(lexical, tuned, strict=True)):
+            score = float(labelled["toxicity"][index])
             evidence: dict[str, object] = {"model": model, "lexical": round(float(lex), 4)}
             if tuned_score is not None:
                 evidence["tuned"] = tuned_score
-            evidence.update(span_fields(float(score), self.explain_threshold))
-            results.append(
-                ScoreResult(scores={"toxicity": float(score)}, evidence={"toxicity": evidence})
-            )
+            evidence.update(span_fields(score, self.explain_threshold))
+            scores = {label: float(values[index]) for label, values in labelled.items()}
+            results.append(ScoreResult(scores=scores, evidence={"toxicity": evidence}))
         return results
 
     def explain(

@@ -33,11 +33,15 @@ import torch
 from moderation.exceptions import ModelUnavailableError
 from moderation.scoring._embedding import Embedder
 from moderation.scoring._embedding import run_layers as _run_layers
+from moderation.scoring._readable import original_span, readable, readable_text
+from moderation.textfeatures import whole_characters
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "toxicity_tuned.npz"
 
-FILE_FORMAT = "minilm-top-int8-delta/1"
+FILE_FORMAT = "minilm-top-int8-delta/2"
+_SINGLE_LABEL_FORMAT = "minilm-top-int8-delta/1"
+"""The first format: one label (``toxicity``), one stacking row; still read."""
 
 DEFAULT_MAX_TOKENS = 128
 """Word pieces the tuned layer reads (the lexical model reads the whole comment)."""
@@ -60,26 +64,28 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 class TunedTop(torch.nn.Module):
-    """The fine-tuned top layers of MiniLM and a linear head over their mean-pooled output."""
+    """The fine-tuned top layers of MiniLM and a linear head over their mean-pooled output:
+    one logit per label, ``toxicity`` first."""
 
-    def __init__(self, layers: Sequence[torch.nn.Module], hidden_size: int) -> None:
+    def __init__(self, layers: Sequence[torch.nn.Module], hidden_size: int, outputs: int = 1):
         super().__init__()
         self.layers = torch.nn.ModuleList(layers)
-        self.head = torch.nn.Linear(hidden_size, 1)
+        self.head = torch.nn.Linear(hidden_size, outputs)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(batch, outputs) logits."""
         hidden = _run_layers(self.layers, hidden, mask)
         weights = mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        logits: torch.Tensor = self.head(pooled).squeeze(-1)
+        logits: torch.Tensor = self.head(pooled)
         return logits
 
     @classmethod
-    def from_embedder(cls, embedder: Embedder, first_layer: int) -> TunedTop:
+    def from_embedder(cls, embedder: Embedder, first_layer: int, outputs: int = 1) -> TunedTop:
         """A fresh top: copies of the embedder's layers from ``first_layer`` on."""
         bert = embedder.transformer
         layers = [copy.deepcopy(layer) for layer in bert.encoder.layer[first_layer:]]
-        return cls(layers, int(bert.config.hidden_size))
+        return cls(layers, int(bert.config.hidden_size), outputs)
 
 
 def bottom_states(
@@ -88,7 +94,11 @@ def bottom_states(
     """The shipped MiniLM's hidden states below ``first_layer`` (padded) and the token mask."""
     bert = embedder.transformer
     encoded = embedder.tokenizer(
-        list(texts), padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+        [readable_text(whole_characters(text)) for text in texts],
+        padding=True,
+        truncation=True,
+        max_length=max_tokens,
+        return_tensors="pt",
     )
     device = next(bert.parameters()).device
     encoded = {key: value.to(device) for key, value in encoded.items()}
@@ -168,36 +178,79 @@ def length_order(texts: Sequence[str]) -> list[int]:
     return sorted(range(len(texts)), key=lambda i: len(texts[i]))
 
 
+def model_labels(path: Path) -> tuple[str, ...]:
+    """The labels a model file gives, read without loading it (a file that cannot be read
+    gives ``toxicity`` alone, as the lexical fallback does; loading it reports why)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["format"]) == FILE_FORMAT:
+                return tuple(str(v) for v in data["labels"])
+    except (OSError, KeyError, ValueError):
+        pass
+    return ("toxicity",)
+
+
 class ToxicityModel:
-    """The tuned top plus the stacking weights; :meth:`predict` gives P(toxic)."""
+    """The tuned top plus the stacking weights of each label; :meth:`predict` gives P(toxic),
+    :meth:`predict_labels` every label's probability."""
 
     def __init__(
         self,
         top: TunedTop,
         *,
         first_layer: int,
-        stack: Sequence[float],
+        stack: Sequence[float] | None = None,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         metadata: dict[str, Any] | None = None,
+        labels: Sequence[str] = ("toxicity",),
+        stacks: Sequence[Sequence[float]] | None = None,
     ) -> None:
+        if not labels or labels[0] != "toxicity":
+            raise ValueError(f"the first label must be 'toxicity', not {list(labels)!r}")
         self.top = top.eval()
         self.first_layer = first_layer
-        self.stack = tuple(float(v) for v in stack)  # lexical weight, tuned weight, intercept
+        self.labels = tuple(labels)
+        if stacks is None:
+            stacks = [stack or (0.0, 1.0, 0.0)] + [(0.0, 1.0, 0.0)] * (len(labels) - 1)
+        if len(stacks) != len(self.labels):
+            raise ValueError(f"{len(stacks)} stacking rows for {len(self.labels)} labels")
+        # Per label: lexical weight, tuned weight, intercept.
+        self.stacks = [tuple(float(v) for v in row) for row in stacks]
         self.max_tokens = max_tokens
         self.metadata = dict(metadata or {})
 
+    @property
+    def stack(self) -> tuple[float, ...]:
+        """``toxicity``'s stacking weights."""
+        return self.stacks[0]
+
+    @stack.setter
+    def stack(self, row: Sequence[float]) -> None:
+        self.stacks[0] = tuple(float(v) for v in row)
+
     def tuned_logits(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-        """The tuned top's logit per text, over the lower layers' states that the embedder's
-        one pass per comment keeps (the same numbers as a pass cut to ``max_tokens``)."""
-        out = np.zeros(len(texts), dtype=np.float64)
+        """The tuned top's ``toxicity`` logit per text."""
+        return self.tuned_label_logits(embedder, texts)[:, 0]
+
+    def tuned_label_logits(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        """The tuned top's logits, (texts, labels), over the lower layers' states that the
+        embedder's one pass per comment keeps (the same numbers as a pass cut to
+        ``max_tokens``)."""
         states = embedder.states(texts, layer=self.first_layer, tokens=self.max_tokens)
-        order = sorted(range(len(states)), key=lambda i: int(states[i].shape[0]))
         device = next(embedder.transformer.parameters()).device
+        return self.logits_of_states(states, device=device, step=embedder.batch_size)
+
+    def logits_of_states(
+        self, states: Sequence[torch.Tensor], *, device: Any = "cpu", step: int = 64
+    ) -> np.ndarray:
+        """(texts, labels) logits of the top over lower-layer states, ``step`` at a time in
+        order of length (one pass of the top per scoring batch)."""
+        out = np.zeros((len(states), len(self.labels)), dtype=np.float64)
+        order = sorted(range(len(states)), key=lambda i: int(states[i].shape[0]))
         self.top.to(device)
-        step = embedder.batch_size  # one pass of the top per scoring batch
         for start in range(0, len(order), step):
             index = order[start : start + step]
-            hidden, mask = pad_states([states[i] for i in index])
+            hidden, mask = pad_states([states[i].to(device).float() for i in index])
             with torch.no_grad():
                 out[index] = self.top(hidden, mask).double().cpu().numpy()
         return out
@@ -213,32 +266,50 @@ class ToxicityModel:
         self.top.to(device)
         out: list[tuple[list[tuple[int, int]], np.ndarray]] = []
         for text in texts:
+            seen, origin = readable(whole_characters(text))
             encoded = embedder.tokenizer(
-                [text],
+                [seen],
                 truncation=True,
                 max_length=self.max_tokens,
                 return_offsets_mapping=True,
                 return_tensors="pt",
             )
-            offsets = [(int(a), int(b)) for a, b in encoded["offset_mapping"][0].tolist()]
+            offsets = [
+                original_span(origin, int(a), int(b)) if b > a else (0, 0)
+                for a, b in encoded["offset_mapping"][0].tolist()
+            ]
             ids = encoded["input_ids"].to(device)
             mask = encoded["attention_mask"].to(device)
             with torch.enable_grad():
                 start = bert.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids))
                 start = start.detach().requires_grad_(True)
                 hidden = _run_layers(bert.encoder.layer[: self.first_layer], start, mask)
-                logit = self.top(hidden, mask).sum()
+                logit = self.top(hidden, mask)[:, 0].sum()
                 (grad,) = torch.autograd.grad(logit, start)
             values = (grad * start).sum(-1)[0].detach().double().cpu().numpy()
             out.append((offsets, values))
         return out
 
-    def combine(self, lexical: np.ndarray, tuned_logits: np.ndarray) -> np.ndarray:
-        a, b, c = self.stack
+    def combine(
+        self, lexical: np.ndarray, tuned_logits: np.ndarray, label: str = "toxicity"
+    ) -> np.ndarray:
+        """P(label) from the lexical probability and the tuned top's logit for ``label``."""
+        a, b, c = self.stacks[self.labels.index(label)]
         return sigmoid(a * logit(lexical) + b * np.asarray(tuned_logits, dtype=np.float64) + c)
+
+    def combine_labels(self, lexical: np.ndarray, logits: np.ndarray) -> dict[str, np.ndarray]:
+        """Every label's probability from (texts, labels) tuned logits."""
+        return {
+            label: self.combine(lexical, logits[:, i], label) for i, label in enumerate(self.labels)
+        }
 
     def predict(self, embedder: Embedder, texts: Sequence[str], lexical: np.ndarray) -> np.ndarray:
         return self.combine(lexical, self.tuned_logits(embedder, texts))
+
+    def predict_labels(
+        self, embedder: Embedder, texts: Sequence[str], lexical: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        return self.combine_labels(lexical, self.tuned_label_logits(embedder, texts))
 
     # --- file format: changes to the shipped layer, 8-bit, no pickle ----------------------
     def save(self, path: Path, embedder: Embedder) -> None:
@@ -254,7 +325,8 @@ class ToxicityModel:
             buffer,
             format=np.array(FILE_FORMAT),
             base_digest=np.array(_digest(base)),
-            stack=np.asarray(self.stack, dtype=np.float64),
+            labels=np.array(list(self.labels)),
+            stacks=np.asarray(self.stacks, dtype=np.float64),
             first_layer=np.int64(self.first_layer),
             max_tokens=np.int64(self.max_tokens),
             metadata=np.array(json.dumps(self.metadata, sort_keys=True)),
@@ -267,10 +339,16 @@ class ToxicityModel:
     def load(cls, path: Path, embedder: Embedder) -> ToxicityModel:
         try:
             with np.load(path, allow_pickle=False) as data:
-                if str(data["format"]) != FILE_FORMAT:
-                    raise ValueError(f"format {str(data['format'])!r}, expected {FILE_FORMAT!r}")
+                file_format = str(data["format"])
+                if file_format not in (FILE_FORMAT, _SINGLE_LABEL_FORMAT):
+                    raise ValueError(f"format {file_format!r}, expected {FILE_FORMAT!r}")
+                if file_format == _SINGLE_LABEL_FORMAT:
+                    labels, stacks = ["toxicity"], [[float(v) for v in data["stack"]]]
+                else:
+                    labels = [str(v) for v in data["labels"]]
+                    stacks = [[float(v) for v in row] for row in data["stacks"]]
                 first_layer = int(data["first_layer"])
-                top = TunedTop.from_embedder(embedder, first_layer)
+                top = TunedTop.from_embedder(embedder, first_layer, len(labels))
                 base = _base_state(embedder, first_layer, top)
                 if str(data["base_digest"]) != _digest(base):
                     raise ValueError(
@@ -285,7 +363,8 @@ class ToxicityModel:
                 return cls(
                     top,
                     first_layer=first_layer,
-                    stack=[float(v) for v in data["stack"]],
+                    labels=labels,
+                    stacks=stacks,
                     max_tokens=int(data["max_tokens"]),
                     metadata=json.loads(str(data["metadata"])),
                 )
