@@ -27,6 +27,8 @@ from moderation.defaults import (
     DEFAULT_EPOCHS,
     DEFAULT_LABEL_COLUMNS,
     DEFAULT_OFFTOPIC_SEED,
+    DEFAULT_SOURCE_TEST_CAP,
+    DEFAULT_SOURCE_TRAIN_CAP,
     DEFAULT_SPLIT_SEED,
     DEFAULT_TEST_FRACTION,
     DEFAULT_TEXT_COLUMNS,
@@ -276,6 +278,19 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="all",
         help="half of the threads: 'test' was not used to fit the relevance calibration",
     )
+    p.add_argument(
+        "--shared",
+        metavar="DATA_DIR",
+        help="every source of the development data (../shared/data), one row each: the "
+        "toxicity labels' ROC-AUC on its held-out fifth and the rules' outcome",
+    )
+    p.add_argument("--sources", help="with --shared: comma-separated source names")
+    p.add_argument(
+        "--test-cap",
+        type=int,
+        default=DEFAULT_SOURCE_TEST_CAP,
+        help="with --shared: comments scored per source (a fixed sample)",
+    )
     p.add_argument("--write-rows", metavar="OUT", help="also write the rows used (JSON lines)")
     p.add_argument("--json", metavar="OUT", help="write the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -312,6 +327,43 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="refit the relevance calibration on the off-topic set built from CONTEXT_DIR",
     )
     p.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION)
+    p.add_argument(
+        "--shared",
+        metavar="DATA_DIR",
+        help="train the multi-label model on the development data's sources (their "
+        "training parts; see moderation/offline/sources.py for which teaches which label)",
+    )
+    p.add_argument(
+        "--hold-out",
+        action="append",
+        metavar="SOURCE",
+        help="with --shared: leave this source out of training (repeatable)",
+    )
+    p.add_argument(
+        "--train-cap",
+        type=int,
+        default=DEFAULT_SOURCE_TRAIN_CAP,
+        help="with --shared: training comments per source at most (a fixed sample)",
+    )
+    p.add_argument(
+        "--cross-source",
+        metavar="OUT",
+        help="with --shared: train one model per source left out, judge each on that source, "
+        "write the figures to OUT (JSON); ships nothing",
+    )
+    p.add_argument(
+        "--states-cache",
+        metavar="FILE",
+        help="with --shared: keep MiniLM's lower-layer states of the texts in FILE and reuse "
+        "them on the next run (encoding is most of the time; about 1.5 GB for all sources)",
+    )
+    p.add_argument("--rules", help="with --cross-source: rules file (default: MODERATION_RULES)")
+    p.add_argument(
+        "--test-cap",
+        type=int,
+        default=DEFAULT_SOURCE_TEST_CAP,
+        help="with --cross-source: comments scored per source (a fixed sample)",
+    )
     p.set_defaults(func=_train)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,12 @@ if TYPE_CHECKING:  # imported inside the functions that need them: they load tor
 
     from moderation.scoring.toxicity_model import ToxicityModel
 
-from moderation.defaults import DEFAULT_EPOCHS, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION
+from moderation.defaults import (
+    DEFAULT_EPOCHS,
+    DEFAULT_SOURCE_TRAIN_CAP,
+    DEFAULT_SPLIT_SEED,
+    DEFAULT_TEST_FRACTION,
+)
 from moderation.exceptions import ConfigurationError
 from moderation.offline.datasets import (
     Example,
@@ -34,33 +38,13 @@ from moderation.offline.datasets import (
     read_records,
     split,
 )
+from moderation.offline.sources import LABELS, LabelledText, kaggle_text
 
 STACKING_FRACTION = 0.1
 """Share of the training examples held out from fine-tuning to fit the stacking weights."""
 
 
 # --- development data splits ---------------------------------------------------------------
-_BYTE_RUN = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")
-_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|[ntr'\"\\])")
-_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "'": "'", '"': '"', "\\": "\\"}
-
-
-def _kaggle_text(raw: str) -> str:
-    """The Kaggle insults file escapes text: runs of ``\\xNN`` are UTF-8 bytes."""
-    text = raw.strip()
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        text = text[1:-1]
-    text = _BYTE_RUN.sub(
-        lambda m: bytes.fromhex(m.group(0).replace("\\x", "")).decode("utf-8", "replace"), text
-    )
-    return _ESCAPE.sub(
-        lambda m: (
-            chr(int(m.group(1)[1:], 16)) if m.group(1)[0] == "u" else _SIMPLE_ESCAPES[m.group(1)]
-        ),
-        text,
-    )
-
-
 def development_sets(data_dir: Path) -> dict[str, list[Example]]:
     """The toxicity development sets as (text, 0/1) examples; see ../shared/data/SOURCES.md."""
     tox = data_dir / "toxicity"
@@ -90,7 +74,7 @@ def development_sets(data_dir: Path) -> dict[str, list[Example]]:
     path = tox / "insults_kaggle_train.csv"
     if path.exists():  # licence not stated: evaluation only
         sets["kaggle_insults"] = [
-            Example(text=_kaggle_text(e.text), label=e.label)
+            Example(text=kaggle_text(e.text), label=e.label)
             for e in read_examples(path, text_column="Comment", label_column="Insult")
         ]
     return sets
@@ -214,23 +198,147 @@ def fit_toxicity_model(
     return model
 
 
+def fit_label_model(
+    examples: Sequence[LabelledText],
+    *,
+    labels: Sequence[str] = LABELS,
+    epochs: float = DEFAULT_EPOCHS,
+    seed: int = DEFAULT_SPLIT_SEED,
+    embedder: Any = None,
+    progress: bool = True,
+    metadata: dict[str, Any] | None = None,
+    states: dict[str, Any] | None = None,
+) -> ToxicityModel:
+    """A multi-label :class:`~moderation.scoring.toxicity_model.ToxicityModel` fitted on
+    examples that each carry some of ``labels`` (the rest are masked out of the loss).
+
+    As :func:`fit_toxicity_model`, with one head output per label: a tenth of each source
+    is set aside to fit each label's stack (lexical logit, tuned logit) where that label is
+    present; every label's positives are weighted so both classes count equally (at most
+    20 to 1). ``states`` caches the lower layers' states by text across calls."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from moderation.scoring._embedding import Embedder
+    from moderation.scoring.lexical import lexical_probabilities
+    from moderation.scoring.toxicity_model import (
+        DEFAULT_MAX_TOKENS,
+        DEFAULT_TUNED_LAYERS,
+        ToxicityModel,
+        TunedTop,
+        logit,
+        round_to_file,
+    )
+
+    labels = list(labels)
+    if not labels or labels[0] != "toxicity":
+        raise ConfigurationError(f"The first label must be 'toxicity', not {labels!r}.")
+    fit: list[LabelledText] = []
+    stacking: list[LabelledText] = []
+    for source in sorted({e.source for e in examples}):
+        group = [e for e in examples if e.source == source]
+        part_fit, part_stacking = split(group, seed=seed, test_fraction=STACKING_FRACTION)
+        fit += part_fit
+        stacking += part_stacking
+    for label in labels:
+        present = [e.positive(label) for e in fit if label in e.labels]
+        if len(set(present)) < 2:
+            raise ConfigurationError(
+                f"Training needs examples with and without label {label!r}; "
+                f"{len(present)} carry it, {sum(bool(p) for p in present)} positive."
+            )
+    torch.manual_seed(seed)
+    embedder = embedder or Embedder()
+    first_layer = len(embedder.transformer.encoder.layer) - DEFAULT_TUNED_LAYERS
+    top = TunedTop.from_embedder(embedder, first_layer, len(labels))
+    cache = {} if states is None else states
+    encode_into(cache, embedder, [e.text for e in fit + stacking], first_layer, progress)
+    targets = torch.full((len(fit), len(labels)), float("nan"))
+    for row, example in enumerate(fit):
+        for column, label in enumerate(labels):
+            if label in example.labels:
+                targets[row, column] = example.labels[label]
+    _fine_tune(
+        top, [cache[e.text] for e in fit], targets, epochs=epochs, seed=seed, progress=progress
+    )
+    round_to_file(top, embedder, first_layer)  # the stacks are fitted on the model that ships
+    model = ToxicityModel(top, first_layer=first_layer, labels=labels)
+    logits = model.logits_of_states([cache[e.text] for e in stacking])
+    lexical = lexical_probabilities([e.text for e in stacking])
+    held_out: dict[str, dict[str, float]] = {}
+    for column, label in enumerate(labels):
+        rows = [i for i, e in enumerate(stacking) if label in e.labels]
+        y = np.array([bool(stacking[i].positive(label)) for i in rows])
+        if len(rows) < 10 or y.sum() < 3 or (~y).sum() < 3:
+            continue  # too few to fit: the tuned logit alone (the head was balanced)
+        features = np.column_stack([logit(lexical[rows]), logits[rows, column]])
+        second = LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced")
+        second.fit(features, y)
+        a, b = (float(v) for v in second.coef_[0])
+        model.stacks[column] = (a, b, float(second.intercept_[0]))
+        stacked = model.combine(lexical[rows], logits[rows, column], label)
+        held_out[label] = {
+            "rows": len(rows),
+            "lexical": round(float(roc_auc_score(y, lexical[rows])), 4),
+            "stacked": round(float(roc_auc_score(y, stacked)), 4),
+        }
+    model.metadata = {
+        "examples": len(examples),
+        "sources": {
+            source: sum(e.source == source for e in examples)
+            for source in sorted({e.source for e in examples})
+        },
+        "fine_tuned_on": len(fit),
+        "stacking_examples": len(stacking),
+        "epochs": epochs,
+        "tuned_layers": DEFAULT_TUNED_LAYERS,
+        "max_tokens": DEFAULT_MAX_TOKENS,
+        "held_out_roc_auc": held_out,
+        **(metadata or {}),
+    }
+    return model
+
+
+def encode_into(
+    cache: dict[str, Any], embedder: Any, texts: Sequence[str], first_layer: int, progress: bool
+) -> None:
+    """Add the lower layers' states of the ``texts`` that ``cache`` lacks."""
+    from moderation.scoring.toxicity_model import DEFAULT_MAX_TOKENS
+
+    missing = sorted({t for t in texts if t not in cache})
+    if missing:
+        computed = bottom_states_with_progress(
+            embedder, missing, first_layer=first_layer, max_tokens=DEFAULT_MAX_TOKENS,
+            progress=progress,
+        )  # fmt: skip
+        cache.update(zip(missing, computed, strict=True))
+
+
 def _fine_tune(
     top: Any,
     states: Sequence[Any],
-    labels: Sequence[int],
+    labels: Sequence[int] | torch.Tensor,
     *,
     epochs: float,
     seed: int,
     progress: bool,
 ) -> None:
     """Train ``top`` on cached lower-layer states: AdamW, batches of 32 of similar length,
-    warm-up then linear decay, positives weighted so both classes count equally."""
+    warm-up then linear decay, each label's positives weighted so both classes count
+    equally (at most 20 to 1 either way). ``labels``: 0/1 per state, or a (states, outputs)
+    tensor of targets in [0, 1], NaN where a state's source does not carry the label."""
     import torch
     from tqdm import tqdm
 
-    y = torch.tensor(labels, dtype=torch.float32)
-    positive = float(y.mean())
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - positive) / positive))
+    y = torch.as_tensor(labels, dtype=torch.float32)
+    if y.dim() == 1:
+        y = y[:, None]
+    present = ~torch.isnan(y)
+    filled = torch.where(present, y, torch.zeros_like(y))
+    positive = (filled * present).sum(0) / present.sum(0).clamp(min=1)
+    pos_weight = ((1 - positive) / positive.clamp(min=1e-6)).clamp(min=0.05, max=20.0)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight, reduction="none")
     optimiser = torch.optim.AdamW(
         [
             {"params": top.layers.parameters(), "lr": 4e-5},
@@ -253,7 +361,9 @@ def _fine_tune(
                 if step >= total:
                     break
                 hidden, mask = _pad(states, index)
-                loss = loss_fn(top(hidden, mask), y[index])
+                weight = present[index].float()
+                losses = loss_fn(top(hidden, mask), filled[index]) * weight
+                loss = losses.sum() / weight.sum().clamp(min=1.0)
                 optimiser.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(top.parameters(), 1.0)
@@ -262,6 +372,7 @@ def _fine_tune(
                 step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    top.eval()
 
 
 def bottom_states_with_progress(
@@ -342,6 +453,8 @@ def run_train(args: argparse.Namespace) -> int:
                 f"{count['positive']} positive in all -> {args.out_dir}/{name}.*.jsonl"
             )
         return 0
+    if args.shared:
+        return run_shared_train(args)
     if not args.files:
         raise ConfigurationError("Name at least one labelled FILE, or use --prepare-splits DIR.")
     from moderation.scoring._embedding import Embedder
@@ -374,4 +487,138 @@ def run_train(args: argparse.Namespace) -> int:
         f"wrote {out} ({len(examples)} examples, {sum(e.label for e in examples)} positive; "
         f"held-out ROC-AUC {json.dumps(model.metadata['held_out_roc_auc'])})"
     )
+    return 0
+
+
+def check_sources(names: Sequence[str], option: str) -> None:
+    from moderation.offline.sources import READERS
+
+    unknown = [name for name in names if name not in READERS]
+    if unknown:
+        raise ConfigurationError(
+            f"Option {option} names unknown source(s) {', '.join(unknown)}; "
+            f"expected names from {', '.join(READERS)}."
+        )
+
+
+def shared_training_set(
+    data_dir: Path, *, hold_out: Sequence[str] = (), cap: int = DEFAULT_SOURCE_TRAIN_CAP
+) -> list[LabelledText]:
+    """The training parts (fixed seed: the fifth ``eval --shared`` tests on stays out) of
+    every trainable shared source but ``hold_out``, each sampled down to ``cap``."""
+    from moderation.offline.source_eval import training_part
+    from moderation.offline.sources import EVALUATION_ONLY, READERS, shared_sources
+
+    check_sources(hold_out, "--hold-out")
+    names = [n for n in READERS if n not in EVALUATION_ONLY and n not in hold_out]
+    examples: list[LabelledText] = []
+    for found in shared_sources(data_dir, names).values():
+        part = training_part(found)
+        if len(part) > cap:
+            part = random.Random(7).sample(part, cap)
+        examples += part
+    if not examples:
+        raise ConfigurationError(f"No trainable shared source found under {data_dir}.")
+    return examples
+
+
+def run_shared_train(args: argparse.Namespace) -> int:
+    """``moderation train --shared DATA_DIR``: the multi-label model from the shared
+    sources; with ``--cross-source OUT``, one model per source left out, each judged on
+    the source it never saw (written to OUT, nothing shipped)."""
+    from moderation.offline.sources import EVALUATION_ONLY, READERS
+    from moderation.scoring._embedding import Embedder
+    from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH
+
+    data_dir = Path(args.shared)
+    if not data_dir.is_dir():
+        raise ConfigurationError(f"Option --shared has value {args.shared!r}: not a directory.")
+    check_sources(args.hold_out or [], "--hold-out")
+    embedder = Embedder()
+    cache = _load_states(args.states_cache)
+    if args.cross_source:
+        return _cross_source(args, data_dir, embedder, cache)
+    hold_out = list(args.hold_out or [])
+    examples = shared_training_set(data_dir, hold_out=hold_out, cap=args.train_cap)
+    model = fit_label_model(
+        examples,
+        epochs=args.epochs,
+        seed=args.seed,
+        embedder=embedder,
+        progress=not args.quiet,
+        states=cache,
+        metadata={
+            "command": "moderation train --shared DATA_DIR"
+            + "".join(f" --hold-out {name}" for name in hold_out),
+            "held_out_sources": sorted(set(hold_out) | (set(READERS) & EVALUATION_ONLY)),
+            "seed": args.seed,
+            "train_cap": args.train_cap,
+        },
+    )
+    _save_states(args.states_cache, cache)
+    out = Path(args.out) if args.out else DEFAULT_MODEL_PATH
+    model.save(out, embedder)
+    print(
+        f"wrote {out} ({len(examples)} examples from {', '.join(model.metadata['sources'])}; "
+        f"labels {', '.join(model.labels)}; held-out ROC-AUC "
+        f"{json.dumps(model.metadata['held_out_roc_auc'])})"
+    )
+    return 0
+
+
+def _load_states(path: str | None) -> dict[str, Any]:
+    """``--states-cache``: the lower layers' states of texts encoded by an earlier run (each
+    text's states depend only on it and the shipped MiniLM, so they can be reused)."""
+    if not path or not Path(path).exists():
+        return {}
+    import torch
+
+    try:
+        cache = torch.load(path, weights_only=True)
+    except Exception as exc:  # torch raises several types for a bad file
+        raise ConfigurationError(f"Option --states-cache: {path} cannot be read ({exc}).") from exc
+    if not isinstance(cache, dict):
+        raise ConfigurationError(f"Option --states-cache: {path} does not hold text states.")
+    return cache
+
+
+def _save_states(path: str | None, cache: dict[str, Any]) -> None:
+    if path:
+        import torch
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(cache, path)
+
+
+def _cross_source(
+    args: argparse.Namespace, data_dir: Path, embedder: Any, cache: dict[str, Any]
+) -> int:
+    from moderation.offline.evaluation import load_ruleset
+    from moderation.offline.source_eval import evaluate_shared
+    from moderation.offline.sources import EVALUATION_ONLY, READERS, shared_sources
+    from moderation.scoring.lexical import OfflineToxicityScorer
+    from moderation.settings import get_settings
+
+    ruleset = load_ruleset(Path(args.rules) if args.rules else get_settings().rules)
+    names = [n for n in READERS if n not in EVALUATION_ONLY]
+    report: list[dict[str, Any]] = []
+    for held in names:
+        if not shared_sources(data_dir, [held]):
+            continue  # not in this copy of the data: nothing to judge it on
+        examples = shared_training_set(data_dir, hold_out=[held], cap=args.train_cap)
+        model = fit_label_model(
+            examples, epochs=args.epochs, seed=args.seed, embedder=embedder,
+            progress=not args.quiet, states=cache,
+        )  # fmt: skip
+        scorer = OfflineToxicityScorer(embedder=embedder, model=model)
+        rows = evaluate_shared(
+            data_dir, scorer, ruleset=ruleset, names=[held], trained_on=set(), cap=args.test_cap
+        )
+        for row in rows:
+            row["trained_on_sources"] = sorted(model.metadata["sources"])
+            report.append(row)
+            print(json.dumps(row), flush=True)
+        _save_states(args.states_cache, cache)
+    Path(args.cross_source).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.cross_source} ({len(report)} sources, each left out of its model)")
     return 0

@@ -9,7 +9,8 @@ import pytest
 
 from moderation.cli import build_parser
 from moderation.exceptions import ConfigurationError
-from moderation.offline.training import _kaggle_text
+from moderation.offline.sources import LabelledText, kaggle_text
+from moderation.scoring.base import ArticleInput, CommentInput
 from tests.conftest import shared_data
 
 
@@ -19,7 +20,7 @@ def _run(argv: list[str]) -> int:
 
 
 def test_kaggle_escapes_are_decoded():
-    assert _kaggle_text(r'"caf\xc3\xa9\nit\'s \u2019ok\xa0"') == "café\nit's ’ok\ufffd"
+    assert kaggle_text(r'"caf\xc3\xa9\nit\'s \u2019ok\xa0"') == "café\nit's ’ok\ufffd"
 
 
 def test_prepare_splits(tmp_path: Path, capsys):
@@ -70,3 +71,92 @@ def test_training_needs_both_labels(tmp_path: Path):
     data.write_text('{"text": "a", "label": 1}\n')
     with pytest.raises(ConfigurationError, match="both labels"):
         _run(["train", str(data), "--out", str(tmp_path / "x.npz"), "--quiet"])
+
+
+def _two_sources() -> list[LabelledText]:
+    """``news`` carries toxicity and insult, ``hate`` toxicity and identity_attack and
+    threat: each label is taught by the source that carries it, the rest masked."""
+    cases = [
+        ("news", "you are a worthless idiot, reader", {"toxicity": 1, "insult": 1}),
+        ("news", "thanks for the careful reporting on item", {"toxicity": 0, "insult": 0}),
+        (
+            "hate",
+            "those people are vermin and must be driven out",
+            {"toxicity": 1, "identity_attack": 1, "threat": 0},
+        ),
+        (
+            "hate",
+            "we will find you at home and hurt you",
+            {"toxicity": 1, "identity_attack": 0, "threat": 1},
+        ),
+        (
+            "hate",
+            "the new library opens on main street in week",
+            {"toxicity": 0, "identity_attack": 0, "threat": 0},
+        ),
+    ]
+    examples = [
+        LabelledText(f"{text} {i}", source, {k: float(v) for k, v in labels.items()})
+        for i in range(24)
+        for source, text, labels in cases
+    ]
+    return examples
+
+
+@pytest.mark.slow
+def test_a_multi_label_model_learns_each_label_from_the_sources_that_carry_it(tmp_path: Path):
+    from moderation.offline.training import fit_label_model
+    from moderation.scoring._embedding import Embedder
+    from moderation.scoring.lexical import OfflineToxicityScorer
+    from moderation.scoring.toxicity_model import ToxicityModel, model_labels
+
+    embedder = Embedder()
+    labels = ("toxicity", "threat", "insult", "identity_attack")
+    model = fit_label_model(
+        _two_sources(), labels=labels, epochs=4, embedder=embedder, progress=False
+    )
+    assert model.metadata["sources"] == {"hate": 72, "news": 48}
+    out = tmp_path / "model.npz"
+    model.save(out, embedder)
+    assert model_labels(out) == labels
+    scorer = OfflineToxicityScorer(embedder=embedder, model=ToxicityModel.load(out, embedder))
+    assert scorer.labels == labels
+    texts = [
+        "we will find you at home and hurt you",
+        "those people are vermin and must be driven out",
+        "you are a worthless idiot",
+        "thanks for the careful reporting",
+    ]
+    article = ArticleInput(id="a", title="", body="")
+    results = scorer.score([CommentInput(str(i), t, "u", article) for i, t in enumerate(texts)])
+    threat, vermin, idiot, thanks = (r.scores for r in results)
+    assert set(threat) == set(labels)
+    assert threat["threat"] > max(vermin["threat"], thanks["threat"])
+    assert vermin["identity_attack"] > max(threat["identity_attack"], thanks["identity_attack"])
+    assert idiot["insult"] > thanks["insult"]
+    assert thanks["toxicity"] < 0.5 < min(threat["toxicity"], vermin["toxicity"], idiot["toxicity"])
+
+
+@pytest.mark.slow
+def test_a_single_label_model_file_still_loads(tmp_path: Path):
+    import numpy as np
+
+    from moderation.scoring._embedding import Embedder
+    from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, ToxicityModel, model_labels
+
+    embedder = Embedder()
+    current = ToxicityModel.load(DEFAULT_MODEL_PATH, embedder)
+    out = tmp_path / "model.npz"
+    current.save(out, embedder)
+    with np.load(out) as data:  # rewritten as the first format wrote it: one stacking row
+        arrays = {k: data[k] for k in data.files if k not in ("labels", "stacks")}
+    arrays["format"] = np.array("minilm-top-int8-delta/1")
+    arrays["stack"] = np.asarray(current.stacks[0])
+    old = tmp_path / "old.npz"
+    np.savez(old, **arrays)
+    assert model_labels(old) == ("toxicity",)
+    loaded = ToxicityModel.load(old, embedder)
+    assert loaded.labels == ("toxicity",) and loaded.stack == current.stacks[0]
+    texts = ["you worthless idiot", "thanks for the reporting"]
+    expected = current.predict(embedder, texts, np.array([0.5, 0.1]))
+    assert np.allclose(loaded.predict(embedder, texts, np.array([0.5, 0.1])), expected)
