@@ -52,7 +52,8 @@ def test_languages_per_backend():
         "en", "fr", "es", "it", "pt", "tr", "ru",
     )  # fmt: skip
     insult = table.get("INSULT")
-    assert insult is not None and insult.languages_for("offline") == ()
+    assert insult is not None and insult.languages_for("offline") == ("en",)  # the model has it
+    assert insult.languages_for("no-such-backend") == ()
     off_topic = table.get("OFF_TOPIC")
     assert off_topic is not None and off_topic.languages_for("detoxify:multilingual") == ("en",)
 

@@ -275,17 +275,13 @@ def test_discourse_cuts_long_posts_to_what_we_accept(api):
     probability(response.json()["attributeScores"]["TOXICITY"]["summaryScore"])
 
 
-def test_discourse_severe_toxicity_setting_on_the_offline_backend_reads_as_zero(api):
-    # The offline backend has no severe-toxicity label: Perspective's answer for an attribute
-    # it lacks in a language (the post's, detected), which Discourse's parser turns into a
-    # score of 0.0 (the post is not flagged).
+def test_discourse_severe_toxicity_setting_is_answered_by_the_offline_model(api):
+    # The offline model has Detoxify's labels, so Discourse's "severe toxicity" setting gets
+    # a score (it read as 0.0, never flagging a post, when the model had toxicity alone).
     response = send_discourse(api, discourse_body(ABUSIVE, 42, "severe toxicity (experimental)"))
-    assert response.status_code == 400
-    assert response.json() == error_envelope(
-        "Attribute SEVERE_TOXICITY does not support request languages: en",
-        "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
-    )
-    assert discourse_score(response.text) == 0.0
+    assert response.status_code == 200, response.text
+    assert list(response.json()["attributeScores"]) == ["SEVERE_TOXICITY"]
+    assert discourse_score(response.text) > 0.5
 
 
 # --- Node perspective-api-client -------------------------------------------------------------

@@ -16,6 +16,7 @@ from moderation.scoring import (
     build_scorers,
     expected_labels,
 )
+from moderation.scoring.detoxify import TOXICITY_LABELS
 from moderation.settings import Settings
 from tests.scoring.conftest import HELICOPTER_ARTICLE, comment
 
@@ -61,7 +62,7 @@ def test_scorer_set_chunks_by_batch_size():
 @pytest.mark.slow
 def test_default_scorer_set(redis_conn):
     scorers = build_scorers(Settings(), redis=redis_conn)
-    assert scorers.labels == ("toxicity", "relevance", "spam")
+    assert scorers.labels == (*TOXICITY_LABELS, "relevance", "spam")  # the shipped model's
     assert scorers.featurizer_names == ("relevance",)
     assert isinstance(scorers.get("relevance"), ArticleFeaturizer)
     # One embedding model shared by the scorers that need it.
@@ -71,7 +72,7 @@ def test_default_scorer_set(redis_conn):
     features = scorers.article_features(HELICOPTER_ARTICLE)
     assert set(features) == {"relevance"} and isinstance(features["relevance"], bytes)
     [result] = scorers.score([comment("Russia got a new customer for its MIG-21s.")])
-    assert set(result.scores) == {"toxicity", "relevance", "spam"}
+    assert set(result.scores) == {*TOXICITY_LABELS, "relevance", "spam"}
     assert set(result.evidence) == {"toxicity", "relevance", "spam"}
     assert all(0.0 <= v <= 1.0 for v in result.scores.values())
 
@@ -139,7 +140,7 @@ def test_scorer_set_explains_what_score_left_pending():
 
 
 def test_expected_labels_are_known_without_loading_a_model():
-    assert expected_labels(Settings()) == ("toxicity", "relevance", "spam")
+    assert expected_labels(Settings()) == (*TOXICITY_LABELS, "relevance", "spam")
     original = Settings(toxicity_backend="detoxify:original", scorers="toxicity,spam")
     assert expected_labels(original) == (
         "toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack", "spam"
