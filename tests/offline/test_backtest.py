@@ -51,10 +51,10 @@ APPROVED = [cid(i) for i in range(N) if i % 12 >= 3]
 def new_rules(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "rules" / "words", tmp_path / "words")
     text = (ROOT / "rules" / "default.yaml").read_text()
-    old = "when: {score: toxicity, gte: 0.9}"
-    assert text.count(old) == 1
+    old = "- {score: toxicity, gte: 0.9}                       # tune"
+    assert text.count(old) == 1  # very-toxic's threshold
     path = tmp_path / "lower.yaml"
-    path.write_text(text.replace(old, "when: {score: toxicity, gte: 0.8}"))
+    path.write_text(text.replace(old, "- {score: toxicity, gte: 0.8}"))
     return path
 
 

@@ -12,6 +12,11 @@ from moderation.policy import ArticleFacts, EvaluationContext, HistoryQuery
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RULES = ROOT / "rules" / "default.yaml"
+DEFAULT_SCORES = (
+    "toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack",
+    "sexual_explicit", "relevance", "spam",
+)  # fmt: skip
+"""What the default scorers produce: the shipped offline model's labels, relevance, spam."""
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 

@@ -9,7 +9,7 @@ import moderation.settings
 from moderation.policy import load_rules
 from moderation.policy.cli import add_commands
 
-from .helpers import DEFAULT_RULES, FIXTURES
+from .helpers import DEFAULT_RULES, DEFAULT_SCORES, FIXTURES
 
 GOOD = FIXTURES / "good"
 BAD = FIXTURES / "bad"
@@ -38,9 +38,10 @@ def run(argv: list[str], factory: ScoreFnFactory | None = None) -> int:
 
 def test_check_ok(capsys):
     version = load_rules(DEFAULT_RULES).version[:8]
-    assert run(["rules", "check", str(DEFAULT_RULES), "--scores", "toxicity,relevance,spam"]) == 0
+    scores = ",".join(DEFAULT_SCORES)
+    assert run(["rules", "check", str(DEFAULT_RULES), "--scores", scores]) == 0
     out, err = capsys.readouterr()
-    assert out == f"ok: {DEFAULT_RULES} (9 rules, version {version})\n"
+    assert out == f"ok: {DEFAULT_RULES} (14 rules, version {version})\n"
     assert err == ""
 
 
@@ -72,7 +73,7 @@ def test_test_runs_the_active_rules_file_by_default(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert factory.builds == 1  # the default file has text-only tests
     assert out.splitlines()[-1] == (
-        f"{DEFAULT_RULES}: 14 passed, 0 failed, 0 skipped "
+        f"{DEFAULT_RULES}: 20 passed, 0 failed, 0 skipped "
         f"(version {load_rules(DEFAULT_RULES).version[:8]})"
     )
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from moderation.policy import load_rules, load_rules_text
 from moderation.policy.testing import covered_rules, run_inline_tests
 
-from .helpers import DEFAULT_RULES
+from .helpers import DEFAULT_RULES, DEFAULT_SCORES
 
 RULES = """\
 default: {action: approve}
@@ -106,7 +106,7 @@ def test_a_failure_against_the_default_says_so():
 
 
 def test_default_rules_inline_tests_cover_every_rule_and_pass():
-    ruleset = load_rules(DEFAULT_RULES, available_scores=["toxicity", "relevance", "spam"])
+    ruleset = load_rules(DEFAULT_RULES, available_scores=DEFAULT_SCORES)
 
     # Without models, only the text-only tests are skipped, and everything else passes.
     outcomes = run_inline_tests(ruleset)
