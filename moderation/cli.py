@@ -152,6 +152,10 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.shared:
+        from moderation.offline.source_eval import run_shared_eval
+
+        return run_shared_eval(args)
     from moderation.offline.evaluation import run_eval
 
     return run_eval(args)

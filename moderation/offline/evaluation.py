@@ -312,8 +312,6 @@ def run_eval(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.toxicity_backend:
         settings = settings.model_copy(update={"toxicity_backend": args.toxicity_backend})
-    if args.shared:
-        return run_shared_eval(args, settings)
     rows = load_rows(args)
     if not rows:
         raise ConfigurationError("No labelled rows to evaluate.")
@@ -333,29 +331,4 @@ def run_eval(args: argparse.Namespace) -> int:
         with Path(args.write_rows).open("w", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps(row) + "\n")
-    return 0
-
-
-def run_shared_eval(args: argparse.Namespace, settings: Any) -> int:
-    """``moderation eval --shared DATA_DIR``: the per-source table of the toxicity labels."""
-    from moderation.offline.source_eval import evaluate_shared, format_table
-    from moderation.offline.training import check_sources
-    from moderation.scoring import build_scorers
-
-    data_dir = Path(args.shared)
-    if not data_dir.is_dir():
-        raise ConfigurationError(f"Option --shared has value {args.shared!r}: not a directory.")
-    names = [n.strip() for n in args.sources.split(",")] if args.sources else None
-    check_sources(names or [], "--sources")
-    rules_path = Path(args.rules) if args.rules else settings.rules
-    ruleset = load_ruleset(rules_path)
-    scorers = build_scorers(settings.model_copy(update={"scorers": "toxicity"}), redis=None)
-    scorer = scorers.scorers[0]
-    rows = evaluate_shared(data_dir, scorer, ruleset=ruleset, names=names, cap=args.test_cap)
-    if not rows:
-        raise ConfigurationError(f"No shared source found under {data_dir}.")
-    print(format_table(rows, scorers.labels))
-    if args.json:
-        report = {"rules_file": str(rules_path), "labels": list(scorers.labels), "sources": rows}
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -14,6 +14,8 @@ the rank correlation with each of its attributes.
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from moderation.defaults import DEFAULT_SOURCE_TEST_CAP, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION
+from moderation.exceptions import ConfigurationError
 from moderation.offline.datasets import split
-from moderation.offline.evaluation import roc_auc
-from moderation.offline.sources import EVALUATION_ONLY, LabelledText, shared_sources
+from moderation.offline.evaluation import load_ruleset, roc_auc
+from moderation.offline.sources import EVALUATION_ONLY, LabelledText, check_sources, shared_sources
 from moderation.policy import Action, ArticleFacts, EvaluationContext, RuleSet
 
 NEUTRAL_SCORES = {"relevance": 1.0, "spam": 0.0}
@@ -202,3 +205,31 @@ def format_table(rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> str:
 
 def _cell(value: Any) -> str:
     return "" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
+
+
+def run_shared_eval(args: argparse.Namespace) -> int:
+    """``moderation eval --shared DATA_DIR``: the per-source table of the toxicity labels."""
+    from moderation.settings import get_settings
+
+    settings = get_settings()
+    if args.toxicity_backend:
+        settings = settings.model_copy(update={"toxicity_backend": args.toxicity_backend})
+    from moderation.scoring import build_scorers
+
+    data_dir = Path(args.shared)
+    if not data_dir.is_dir():
+        raise ConfigurationError(f"Option --shared has value {args.shared!r}: not a directory.")
+    names = [n.strip() for n in args.sources.split(",")] if args.sources else None
+    check_sources(names or [], "--sources")
+    rules_path = Path(args.rules) if args.rules else settings.rules
+    ruleset = load_ruleset(rules_path)
+    scorers = build_scorers(settings.model_copy(update={"scorers": "toxicity"}), redis=None)
+    scorer = scorers.scorers[0]
+    rows = evaluate_shared(data_dir, scorer, ruleset=ruleset, names=names, cap=args.test_cap)
+    if not rows:
+        raise ConfigurationError(f"No shared source found under {data_dir}.")
+    print(format_table(rows, scorers.labels))
+    if args.json:
+        report = {"rules_file": str(rules_path), "labels": list(scorers.labels), "sources": rows}
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0

@@ -40,10 +40,11 @@ must not be: they are how others will judge the model.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moderation.exceptions import ConfigurationError
 from moderation.offline.datasets import read_records
 
 LABELS = (
@@ -308,3 +309,12 @@ def shared_sources(data_dir: Path, names: list[str] | None = None) -> dict[str, 
         if examples:
             found[name] = examples
     return found
+
+
+def check_sources(names: Sequence[str], option: str) -> None:
+    unknown = [name for name in names if name not in READERS]
+    if unknown:
+        raise ConfigurationError(
+            f"Option {option} names unknown source(s) {', '.join(unknown)}; "
+            f"expected names from {', '.join(READERS)}."
+        )

@@ -38,7 +38,7 @@ from moderation.offline.datasets import (
     read_records,
     split,
 )
-from moderation.offline.sources import LABELS, LabelledText, kaggle_text
+from moderation.offline.sources import LABELS, LabelledText, check_sources, kaggle_text
 
 STACKING_FRACTION = 0.1
 """Share of the training examples held out from fine-tuning to fit the stacking weights."""
@@ -488,17 +488,6 @@ def run_train(args: argparse.Namespace) -> int:
         f"held-out ROC-AUC {json.dumps(model.metadata['held_out_roc_auc'])})"
     )
     return 0
-
-
-def check_sources(names: Sequence[str], option: str) -> None:
-    from moderation.offline.sources import READERS
-
-    unknown = [name for name in names if name not in READERS]
-    if unknown:
-        raise ConfigurationError(
-            f"Option {option} names unknown source(s) {', '.join(unknown)}; "
-            f"expected names from {', '.join(READERS)}."
-        )
 
 
 def shared_training_set(
