@@ -112,6 +112,7 @@ def test_a_refused_reload_keeps_it_ready_and_says_which_version_decides(
     update = {"rules": rules, "rules_reload_interval_seconds": 0.001}
     with TestClient(create_app(settings.model_copy(update=update))) as c:
         version = c.get("/readyz").json()["checks"]["rules"]["version"]
+        line = rules.read_text().splitlines().index("default:") + 2  # the line bogus goes on
         rules.write_text(rules.read_text().replace("default:", "default:\n  bogus: 1\n ", 1))
         r = c.get("/readyz")
     assert r.status_code == 200, r.text
@@ -119,7 +120,7 @@ def test_a_refused_reload_keeps_it_ready_and_says_which_version_decides(
     assert check["version"] == version
     [error] = check["refused_reload"]
     assert error == (
-        f"{rules}:12:3: unknown key 'bogus' in default; "
+        f"{rules}:{line}:3: unknown key 'bogus' in default; "
         "expected one of: action, message, priority, labels"
     )
     assert check["refused_at"]

@@ -84,10 +84,12 @@ def test_reload_activates_a_changed_file_and_refuses_a_broken_one(rules_client, 
 
     rules_file.write_text(lowered.replace("action: reject", "action: rejct", 1) + "oops: 1\n")
     oops_line = len(lowered.splitlines()) + 1
+    reject_line = next(i for i, t in enumerate(lowered.splitlines(), 1) if "action: reject" in t)
     r = rules_client.post("/v1/rules/reload", headers=ADMIN)
     assert r.status_code == 422, r.text
     errors = [
-        f"{rules_file}:29:5: rules[1].action: 'rejct' is not one of approve, reject, escalate",
+        f"{rules_file}:{reject_line}:5: rules[1].action: 'rejct' is not one of approve, reject, "
+        "escalate",
         f"{rules_file}:{oops_line}:1: unknown key 'oops' at the top level; expected one of: "
         "extends, default, lists, remove, rules, tests",
     ]
@@ -188,13 +190,14 @@ def test_reload_refuses_a_score_the_configured_scorers_do_not_produce(settings, 
     with TestClient(create_app(settings.model_copy(update={"rules": rules_file}))) as c:
         assert c.post("/v1/rules/reload", headers=ADMIN).status_code == 200
         rules_file.write_text(
-            good + "  - {id: t, when: {score: insult, gte: 0.9}, action: reject}\n"
+            good + "  - {id: t, when: {score: flirtation, gte: 0.9}, action: reject}\n"
         )
         r = c.post("/v1/rules/reload", headers=ADMIN)
     assert r.status_code == 422
     assert r.json()["errors"] == [
-        f"{rules_file}:3:20: unknown score 'insult' in rules[0].when.score; "
-        "active scorers produce: relevance, spam, toxicity"
+        f"{rules_file}:3:20: unknown score 'flirtation' in rules[0].when.score; "
+        "active scorers produce: identity_attack, insult, obscene, relevance, severe_toxicity, "
+        "sexual_explicit, spam, threat, toxicity"
     ]
 
 
