@@ -46,16 +46,9 @@ from pathlib import Path
 
 from moderation.exceptions import ConfigurationError
 from moderation.offline.datasets import read_records
+from moderation.scoring.detoxify import TOXICITY_LABELS
 
-LABELS = (
-    "toxicity",
-    "severe_toxicity",
-    "obscene",
-    "threat",
-    "insult",
-    "identity_attack",
-    "sexual_explicit",
-)
+LABELS = TOXICITY_LABELS
 """Detoxify's label names, in its order: the offline model gives the same attributes."""
 
 EVALUATION_ONLY = frozenset({"olid", "kaggle", "hard_cases"})
