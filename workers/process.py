@@ -64,6 +64,8 @@ class SteadyWorker(SimpleWorker):
         thread = self.pubsub_thread
         if thread is None:
             return
+        channel = self.pubsub_channel_name
+        self.log.info("Worker %s: unsubscribing from channel %s", self.name, channel)  # as RQ
         thread.stop()
         try:
             self.pubsub.unsubscribe()
