@@ -96,7 +96,8 @@ def work_until_stopped(
     RQ ends its loop on any error it does not expect (Redis going away while a job is being
     finished, say) and the process would then sit there taking no jobs. Here a loop that
     ends any other way is logged and started again, with a fresh worker of the same name,
-    after a pause that doubles up to ``max_wait`` seconds while it keeps failing."""
+    after a pause that doubles up to ``max_wait`` seconds while it keeps failing. The
+    children RQ forks (its scheduler) die with this process (``register_fork_hooks``)."""
     register_fork_hooks()
     worked, wait = False, 1.0
     while True:

@@ -116,7 +116,6 @@ def run_webhook_worker(
         level=logging.INFO,
         format=f"%(asctime)s webhook-worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
     )
-    process.register_fork_hooks()
     runtime = WebhookRuntime.build(settings)
     set_webhook_runtime(runtime)
     name = name or uuid.uuid4().hex  # the RQ worker's name is its heartbeat's

@@ -268,7 +268,6 @@ def run_worker(
         level=logging.INFO,
         format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
     )
-    process.register_fork_hooks()
     name = name or uuid.uuid4().hex
     url = resolve_redis_url(settings.redis_url, settings.var_dir)
     conn = connect(url)
