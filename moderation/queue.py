@@ -185,7 +185,7 @@ def sweep_pending(
 
 def reaped_queues(conn: redis.Redis, settings: Settings) -> list[Queue]:
     """The queues whose started jobs the sweeper reaps: both scoring lanes and explain."""
-    return [*scoring_queues(conn, settings), Queue(settings.explain_queue, connection=conn)]
+    return [*scoring_queues(conn, settings), explain_queue(conn, settings)]
 
 
 def _cleanup_started(conn: redis.Redis, settings: Settings) -> None:
@@ -266,3 +266,61 @@ def enqueue_overdue(queues: Sequence[Queue], *, after_seconds: int = OVERDUE_AFT
             scheduler.connection.close()  # a pool of its own, made from the queue's settings
         moved += 1
     return moved
+
+
+EXPLAIN_JOB = "workers.jobs.explain_comments"
+
+
+def explain_queue(conn: redis.Redis, settings: Settings) -> Queue:
+    """The low-priority queue of ``explain_comments`` jobs (served after scoring and webhooks)."""
+    return Queue(settings.explain_queue, connection=conn, default_timeout=settings.job_timeout)
+
+
+def enqueue_explain(
+    *, conn: redis.Redis | None, settings: Settings, comment_ids: Sequence[str]
+) -> list[str]:
+    """After the decision's commit: queue the spans of ``comment_ids``, one job per comment;
+    the job ids.
+
+    One comment a job, because a worker runs a job to its end: a live comment that arrives
+    meanwhile waits for at most one comment's spans, not a whole batch's. Never raises for
+    Redis: a decision stands without its spans, which then stay pending."""
+    if not comment_ids or conn is None:
+        return []
+    queue = explain_queue(conn, settings)
+    jobs = [
+        Queue.prepare_data(
+            EXPLAIN_JOB,
+            ([comment_id],),
+            timeout=settings.job_timeout,
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+            retry=Retry(max=2, interval=[5, 30]),
+            description=f"explain comment {comment_id}",
+        )
+        for comment_id in comment_ids
+    ]
+    try:
+        return [str(job.id) for job in queue.enqueue_many(jobs)]
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.warning("spans of %d comment(s) not queued: %s", len(comment_ids), exc)
+        return []
+
+
+EXPLAIN_ASKED_KEY = "moderation:explain:asked:{}"
+EXPLAIN_ASK_SECONDS = 60
+"""How long one request for a comment's spans stands: readers polling the comment
+meanwhile queue no second job (the job is safe to re-run, this only saves the work)."""
+
+
+def ask_explain(*, conn: redis.Redis, settings: Settings, comment_id: str) -> bool:
+    """Queue the spans of a decided comment whose spans nobody queued (an approved one);
+    whether a job was queued now. At most one request per comment per
+    ``EXPLAIN_ASK_SECONDS``. Never raises for Redis: the spans then stay pending."""
+    try:
+        if not conn.set(EXPLAIN_ASKED_KEY.format(comment_id), 1, nx=True, ex=EXPLAIN_ASK_SECONDS):
+            return False
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.warning("spans of comment %s not queued: %s", comment_id, exc)
+        return False
+    return bool(enqueue_explain(conn=conn, settings=settings, comment_ids=[comment_id]))

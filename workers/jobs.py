@@ -2,8 +2,10 @@
 so a job that runs twice (a retry, a sweep after a crash) is harmless.
 
 ``score_comments`` decides; the evidence spans, which cost a re-score per word, are left
-pending and computed afterwards by ``explain_comments``, enqueued once the decision is
-committed (and its webhook queued) on the low-priority ``MODERATION_EXPLAIN_QUEUE``."""
+pending and computed afterwards by ``explain_comments``: for a rejected or escalated
+comment, enqueued once the decision is committed (and its webhook queued) on the
+low-priority ``MODERATION_EXPLAIN_QUEUE``; for an approved one, which nobody reads for its
+spans, only when the API is asked for that comment."""
 
 from __future__ import annotations
 
@@ -13,8 +15,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-import redis
-from rq import Queue, Retry
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -30,9 +30,9 @@ from moderation.db.models import (
 )
 from moderation.decisions import record_decision, rules_context
 from moderation.policy import Action
-from moderation.scoring import ArticleInput, CommentInput, ScorerSet
-from moderation.scoring._explain import spans_pending, with_spans
-from moderation.settings import Settings
+from moderation.queue import enqueue_explain
+from moderation.scoring import ArticleInput, CommentInput, ScorerSet, spans_pending
+from moderation.scoring._explain import with_spans
 from workers.runtime import Runtime, get_runtime
 from workers.webhook_runtime import deliver_webhook as deliver_webhook  # the job's name
 
@@ -86,6 +86,7 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
             raise
 
         ruleset = rt.rulebook.current()
+        unexplained: list[str] = []
         for comment, outcome in zip(comments, scored, strict=True):
             for old in list(comment.scores):
                 session.delete(old)
@@ -118,11 +119,12 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
             )
             if decision is not None:
                 result["decided"].append(comment.id)
-        unexplained = [
-            comment.id
-            for comment, outcome in zip(comments, scored, strict=True)
-            if any(spans_pending(evidence) for evidence in outcome.evidence.values())
-        ]
+            if verdict.action is not Action.APPROVE and any(
+                spans_pending(evidence) for evidence in outcome.evidence.values()
+            ):
+                # People read rejected and escalated comments: their spans come next. An
+                # approved one's stay pending until someone asks (GET /v1/comments/{id}).
+                unexplained.append(comment.id)
         session.commit()
         webhooks.enqueue_recorded(session, conn=rt.redis, settings=rt.settings)
     # The decisions and their webhooks are out; the spans follow on the low-priority queue.
@@ -225,45 +227,6 @@ def _escalate_unscorable(
         only_if_status=CommentStatus.PENDING.value,
         webhook_url=webhook_url,
     )
-
-
-EXPLAIN_JOB = "workers.jobs.explain_comments"
-
-
-def explain_queue(conn: redis.Redis, settings: Settings) -> Queue:
-    """The low-priority queue of ``explain_comments`` jobs (served after scoring and webhooks)."""
-    return Queue(settings.explain_queue, connection=conn, default_timeout=settings.job_timeout)
-
-
-def enqueue_explain(
-    *, conn: redis.Redis | None, settings: Settings, comment_ids: Sequence[str]
-) -> list[str]:
-    """After the decision's commit: queue the spans of ``comment_ids``, one job per comment;
-    the job ids.
-
-    One comment a job, because a worker runs a job to its end: a live comment that arrives
-    meanwhile waits for at most one comment's spans, not a whole batch's. Never raises for
-    Redis: a decision stands without its spans, which then stay pending."""
-    if not comment_ids or conn is None:
-        return []
-    queue = explain_queue(conn, settings)
-    jobs = [
-        Queue.prepare_data(
-            EXPLAIN_JOB,
-            ([comment_id],),
-            timeout=settings.job_timeout,
-            result_ttl=600,
-            failure_ttl=7 * 24 * 3600,
-            retry=Retry(max=2, interval=[5, 30]),
-            description=f"explain comment {comment_id}",
-        )
-        for comment_id in comment_ids
-    ]
-    try:
-        return [str(job.id) for job in queue.enqueue_many(jobs)]
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        log.warning("spans of %d comment(s) not queued: %s", len(comment_ids), exc)
-        return []
 
 
 def explain_comments(comment_ids: Sequence[str]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ Scorers: ``toxicity`` (offline model, or Detoxify per ``MODERATION_TOXICITY_BACK
 ``relevance`` (on-topic for the article or the parent comment) and ``spam``.
 """
 
+from moderation.scoring._explain import spans_pending
 from moderation.scoring._registry import SCORER_NAMES, ScorerSet, build_scorers, expected_labels
 from moderation.scoring.base import (
     ArticleFeaturizer,
@@ -33,4 +34,5 @@ __all__ = [
     "ScorerSet",
     "build_scorers",
     "expected_labels",
+    "spans_pending",
 ]

@@ -1,6 +1,7 @@
 """Evidence spans off the decision path, over real processes: a comment is decided and its
 webhook queued while its spans are still pending (the API and the review queue show them
-as pending), and a real worker's explain job fills them in for the review queue."""
+as pending), and a real worker's explain job fills them in for the review queue. An
+approved comment's spans are computed only when the API is asked for it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from moderation.queue import explain_queue
 from moderation.settings import Settings
 from tests.conftest import auth
 from tests.e2e.test_pipeline import ARTICLE
-from workers.jobs import explain_queue, process_comments
+from workers.jobs import process_comments
 from workers.runtime import Runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -87,3 +89,57 @@ def test_escalated_comment_gets_its_spans_from_the_explain_job(
     assert {span["text"] for span in spans} & {"fucking", "idiot", "stupid", "moron"}
     for span in spans:
         assert TEXT[span["start"] : span["end"]] == span["text"]
+
+
+APPROVE_ALL = """\
+default:
+  action: approve
+  message: fine
+rules: []
+"""
+
+
+def test_an_approved_comment_gets_its_spans_when_the_api_is_asked_for_it(
+    database_url, redis_server, stack_factory, tmp_path: Path
+):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(APPROVE_ALL)
+    stack = stack_factory(database_url, redis_server.url, MODERATION_RULES=str(rules))
+    stack.start_api()
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        redis_url=redis_server.url,
+        rules=rules,
+        queue=stack.env["MODERATION_QUEUE"],
+        var_dir=tmp_path / "var",
+    )
+    with httpx.Client(base_url=stack.url, timeout=40) as c:
+        pub = auth("publisher")
+        assert c.put("/v1/articles/pk-ru", json=ARTICLE, headers=pub).status_code == 201
+        r = c.post(
+            "/v1/comments",
+            json={"id": "rude", "article_id": "pk-ru", "text": TEXT, "author": {"id": "r1"}},
+            headers=pub,
+        )
+        assert r.status_code == 202, r.text
+        runtime = Runtime.build(settings)
+        queue = explain_queue(runtime.redis, settings)
+        assert process_comments(runtime, ["rude"])["decided"] == ["rude"]
+        assert queue.count == 0  # approved: nobody reads its spans, none computed yet
+
+        body = c.get("/v1/comments/rude", headers=pub).json()
+        assert body["status"] == "approved" and _toxicity(body)["spans_pending"] is True
+        assert queue.count == 1  # asked for: queued once
+        c.get("/v1/comments/rude", headers=pub)
+        assert queue.count == 1  # a reader polling it queues no second job
+
+        stack.start_worker()
+        deadline = time.monotonic() + 120
+        while True:
+            body = c.get("/v1/comments/rude", headers=pub).json()
+            if _toxicity(body)["spans"] is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    assert _toxicity(body)["spans"], stack.dump()
+    assert {span["text"] for span in _toxicity(body)["spans"]} & {"fucking", "idiot", "stupid"}

@@ -12,10 +12,11 @@ from moderation.articles import upsert_article
 from moderation.comments import NewComment, create_comment
 from moderation.db import ArticleFeature, Comment, Decision, Score, make_engine
 from moderation.db.models import WebhookDelivery
+from moderation.queue import EXPLAIN_JOB, explain_queue
 from moderation.rulebook import Rulebook
 from moderation.webhooks import webhook_queue
 from tests.conftest import TEST_REDIS_URL
-from workers.jobs import EXPLAIN_JOB, explain_queue, explain_stored, process_comments
+from workers.jobs import explain_stored, process_comments
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.slow

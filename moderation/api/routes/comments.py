@@ -38,7 +38,8 @@ from moderation.comments import (
 from moderation.db.models import CommentStatus
 from moderation.db.session import READ_ONLY, database_unavailable, read_only
 from moderation.exceptions import ConflictError, QueueUnavailableError, UnknownReferenceError
-from moderation.queue import enqueue_scoring
+from moderation.queue import ask_explain, enqueue_scoring
+from moderation.scoring import spans_pending
 from moderation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -315,6 +316,8 @@ async def read_comment(
     comment_id: CommentId,
     request: Request,
     _: PublisherDep,
+    redis_conn: RedisDep,
+    settings: SettingsDep,
     wait: Annotated[
         float,
         Query(
@@ -338,4 +341,13 @@ async def read_comment(
     while not decided and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
         public, decided = await run_in_threadpool(load)
+    if public.status == CommentStatus.APPROVED.value and any(
+        spans_pending(evidence) for evidence in public.evidence.values()
+    ):
+        # Spans are computed for the comments people read (rejected, escalated) right after
+        # the decision; an approved comment's when someone asks for it: here. They are
+        # "pending" in this answer and filled in a moment later.
+        await run_in_threadpool(
+            ask_explain, conn=redis_conn, settings=settings, comment_id=comment_id
+        )
     return public
