@@ -5,7 +5,7 @@ so a job that runs twice (a retry, a sweep after a crash) is harmless.
 pending and computed afterwards by ``explain_comments``: for a rejected or escalated
 comment, enqueued once the decision is committed (and its webhook queued) on the
 low-priority ``MODERATION_EXPLAIN_QUEUE``; for an approved one, which nobody reads for its
-spans, only when the API is asked for that comment."""
+spans, only when the API is asked for them (``GET /v1/comments/{id}?explain=true``)."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
                 spans_pending(evidence) for evidence in outcome.evidence.values()
             ):
                 # People read rejected and escalated comments: their spans come next. An
-                # approved one's stay pending until someone asks (GET /v1/comments/{id}).
+                # approved one's stay pending until someone asks (?explain=true).
                 unexplained.append(comment.id)
         session.commit()
         webhooks.enqueue_recorded(session, conn=rt.redis, settings=rt.settings)

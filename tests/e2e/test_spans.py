@@ -1,7 +1,7 @@
 """Evidence spans off the decision path, over real processes: a comment is decided and its
 webhook queued while its spans are still pending (the API and the review queue show them
 as pending), and a real worker's explain job fills them in for the review queue. An
-approved comment's spans are computed only when the API is asked for it."""
+approved comment's spans are computed only when the API is asked for them (``?explain=true``)."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ rules: []
 """
 
 
-def test_an_approved_comment_gets_its_spans_when_the_api_is_asked_for_it(
+def test_an_approved_comment_gets_its_spans_when_the_api_is_asked_for_them(
     database_url, redis_server, stack_factory, tmp_path: Path
 ):
     rules = tmp_path / "rules.yaml"
@@ -130,9 +130,11 @@ def test_an_approved_comment_gets_its_spans_when_the_api_is_asked_for_it(
 
         body = c.get("/v1/comments/rude", headers=pub).json()
         assert body["status"] == "approved" and _toxicity(body)["spans_pending"] is True
+        assert queue.count == 0  # a publisher polling for the decision asks for no spans
+        c.get("/v1/comments/rude?explain=true", headers=pub)
         assert queue.count == 1  # asked for: queued once
-        c.get("/v1/comments/rude", headers=pub)
-        assert queue.count == 1  # a reader polling it queues no second job
+        c.get("/v1/comments/rude?explain=true", headers=pub)
+        assert queue.count == 1  # asking again meanwhile queues no second job
 
         stack.start_worker()
         deadline = time.monotonic() + 120

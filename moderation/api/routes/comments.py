@@ -326,6 +326,14 @@ async def read_comment(
             description="Hold the request up to this many seconds until a decision exists",
         ),
     ] = 0,
+    explain: Annotated[
+        bool,
+        Query(
+            description="Queue the evidence spans of an approved comment whose spans are "
+            "pending (rejected and escalated comments get theirs without asking); the "
+            "answer shows them pending, a later read shows them"
+        ),
+    ] = False,
 ) -> CommentPublic:
     factory = request.app.state.session_factory
 
@@ -341,11 +349,9 @@ async def read_comment(
     while not decided and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
         public, decided = await run_in_threadpool(load)
-    if public.status == CommentStatus.APPROVED.value and any(
-        spans_pending(evidence) for evidence in public.evidence.values()
-    ):
+    if explain and any(spans_pending(evidence) for evidence in public.evidence.values()):
         # Spans are computed for the comments people read (rejected, escalated) right after
-        # the decision; an approved comment's when someone asks for it: here. They are
+        # the decision; an approved comment's when someone asks for them: here. They are
         # "pending" in this answer and filled in a moment later.
         await run_in_threadpool(
             ask_explain, conn=redis_conn, settings=settings, comment_id=comment_id
