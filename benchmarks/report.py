@@ -33,6 +33,15 @@ def _quantiles(lat: dict[str, Any]) -> str:
     return " / ".join(_fmt(lat[k], 0) for k in ("p50_ms", "p95_ms", "p99_ms"))
 
 
+def _cores(cpu: dict[str, float]) -> str:
+    """ "worker-1 0.93, api 0.41, ... of 2": each process's cores, busiest first."""
+    parts = sorted(
+        ((k, v) for k, v in cpu.items() if k not in {"total", "machine"}), key=lambda kv: -kv[1]
+    )
+    text = ", ".join(f"{k} {v:.2f}" for k, v in parts)
+    return f"{text} (of {cpu.get('machine', 0):.0f})"
+
+
 def _check(ok: bool | None) -> str:
     return "" if ok is None else ("yes" if ok else "NO")
 
@@ -69,6 +78,24 @@ def format_table(result: dict[str, Any]) -> str:
             [_fmt(value, 3)],
             f">= {lo}",
             value is not None and value >= lo,
+        )
+    for path in ("batch", "single"):
+        value = ratios.get(f"pipeline_{path}_to_raw_per_core")
+        if value is not None:
+            row(f"  per core used (decisions per worker CPU-s / raw per CPU-s), {path}",
+                [_fmt(value, 3)])  # fmt: skip
+    cpu = first.get("cpu_cores") or {}
+    for path in ("batch", "single"):
+        if path in cpu:
+            row(f"  cores used during {path} throughput", [_cores(cpu[path])])
+    raw_cores = raw.get("cores_used")
+    if raw_cores is not None:
+        row("  cores used by the raw pass", [_fmt(raw_cores, 2)])
+    with_spans = first.get("with_spans")
+    if with_spans:
+        row(
+            "capacity with the spans, batch / single (comments/s)",
+            [" / ".join(_fmt(with_spans[p]["comments_per_s"], 2) for p in ("batch", "single"))],
         )
     lat = first.get("latency")
     p99 = lat["p99_ms"] if lat else None

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import redis
-from rq import Worker
+from rq import Queue, Worker
 
 from benchmarks.client import BenchmarkError
 from benchmarks.corpus import ROOT
@@ -152,7 +152,28 @@ class Stack:
     def pids(self) -> dict[str, int]:
         out = {"api": self.api.pid} if self.api else {}
         out.update({f"worker-{i + 1}": p.pid for i, p in enumerate(self.workers)})
+        if self.redis.process is not None:
+            out["redis"] = self.redis.process.pid
         return out
+
+    def wait_idle(self, timeout: float) -> float:
+        """Until every RQ queue is empty and no job is running (the spans of decided
+        comments included); the seconds it took. Raises after ``timeout``."""
+        conn = redis.Redis.from_url(self.redis.url, socket_timeout=10)
+        start = time.monotonic()
+        try:
+            while True:
+                queues = Queue.all(connection=conn)
+                if all(q.count == 0 and q.started_job_registry.count == 0 for q in queues):
+                    return round(time.monotonic() - start, 3)
+                if time.monotonic() - start > timeout:
+                    raise BenchmarkError(
+                        f"the queues did not empty within {timeout:.0f} s: "
+                        + ", ".join(f"{q.name} {q.count}" for q in queues)
+                    )
+                time.sleep(0.1)
+        finally:
+            conn.close()
 
     def stop_workers(self) -> None:
         _stop(self.workers)

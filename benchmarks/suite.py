@@ -18,6 +18,7 @@ from typing import Any
 from benchmarks import measure
 from benchmarks.client import Publisher
 from benchmarks.corpus import SHARED_DATA, Comment, Corpus, load_corpus
+from benchmarks.cpu import CpuMeter
 from benchmarks.database import Databases
 from benchmarks.memory import RssSampler
 from benchmarks.perspective import PerspectiveOptions, run_perspective
@@ -252,18 +253,33 @@ def _pipeline(
         measure.warm_up(pub, plan.warm_articles, plan.warm_singles, _decision_timeout(50))
         n = options.comments
         log(f"{label}: throughput, {n} comments in batches of {options.batch_size}")
+        cpu = CpuMeter(stack.pids()).start()
         batch = measure.throughput_batch(pub, plan.batch, options.batch_size, _decision_timeout(n))
+        run["cpu_cores"] = {"batch": cpu.stop()}
+        # The decisions are out; their spans follow on the lowest queue. Every phase starts
+        # with the queues empty, and the capacity counts the spans too.
+        batch_spans_s = stack.wait_idle(_decision_timeout(n))
         log(f"{label}:   {batch.decisions_per_s} decisions/s; now {n} single posts")
+        cpu = CpuMeter(stack.pids()).start()
         single = measure.throughput_single(pub, plan.single, options.clients, _decision_timeout(n))
+        run["cpu_cores"]["single"] = cpu.stop()
+        single_spans_s = stack.wait_idle(_decision_timeout(n))
         log(f"{label}:   {single.decisions_per_s} decisions/s")
         run["throughput"] = {"batch": asdict(batch), "single": asdict(single)}
+        run["with_spans"] = {
+            "batch": _with_spans(batch, batch_spans_s),
+            "single": _with_spans(single, single_spans_s),
+        }
         if first:
-            rate = 0.5 * single.decisions_per_s
+            # Capacity: what a worker sustains, spans included (the decisions alone come
+            # faster while the spans wait, but the spans are work all the same).
+            rate = 0.5 * run["with_spans"]["single"]["comments_per_s"]
             m = len(plan.latency)
             log(f"{label}: latency, {m} single comments at {rate:.2f}/s (50% of capacity)")
             lat = measure.open_loop_latency(pub, plan.latency, rate, _decision_timeout(m))
             log(f"{label}:   p50 {lat.p50_ms} ms, p99 {lat.p99_ms} ms")
             run["latency"] = asdict(lat)
+            stack.wait_idle(_decision_timeout(m))
             log(
                 f"{label}: a bulk import of {len(plan.bulk)} long comments, with "
                 f"{len(plan.bulk_singles)} single comments at {rate:.2f}/s meanwhile"
@@ -279,6 +295,17 @@ def _pipeline(
         "workers": [peaks[k] for k in sorted(peaks) if k.startswith("worker-")],
     }
     return run
+
+
+def _with_spans(throughput: measure.Throughput, drain_s: float) -> dict[str, float]:
+    """The phase's rate when its spans count: first submit to last decision, plus the time
+    the queues took to empty after that."""
+    seconds = throughput.seconds + drain_s
+    return {
+        "spans_after_last_decision_s": drain_s,
+        "seconds": round(seconds, 3),
+        "comments_per_s": round(throughput.comments / seconds, 2) if seconds > 0 else 0.0,
+    }
 
 
 def ratios(result: dict[str, Any]) -> dict[str, float | None]:
@@ -298,6 +325,17 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
         "scale_out_batch_2_to_1": None,
         "scale_out_single_2_to_1": None,
     }
+    # The same ratio per core used: decisions per worker CPU-second over raw comments per
+    # CPU-second. Near 1 where the pipeline is short of cores, not wasteful.
+    raw_cores = result["raw"].get("cores_used") or 0.0
+    for path in ("batch", "single"):
+        cpu = (first.get("cpu_cores") or {}).get(path) or {}
+        worker_cores = sum(v for k, v in cpu.items() if k.startswith("worker-"))
+        out[f"pipeline_{path}_to_raw_per_core"] = (
+            round((per_s(first, path) / worker_cores) / (raw / raw_cores), 3)
+            if worker_cores > 0 and raw_cores > 0
+            else None
+        )
     if 1 in runs and 2 in runs:
         for path in ("batch", "single"):
             out[f"scale_out_{path}_2_to_1"] = round(per_s(runs[2], path) / per_s(runs[1], path), 3)

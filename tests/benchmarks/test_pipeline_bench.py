@@ -44,7 +44,8 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     for name in ("pipeline, POST /v1/comments/batch", "pipeline / raw", "API ingest alone",
-                 "peak RSS, each worker"):  # fmt: skip
+                 "peak RSS, each worker", "cores used during batch throughput",
+                 "capacity with the spans"):  # fmt: skip
         assert name in proc.stdout, proc.stdout
 
     result = json.loads(out.read_text())
@@ -66,6 +67,14 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path):
         assert len(tp["decided_offsets"]) == tp["comments"]
         assert tp["decided_offsets"] == sorted(tp["decided_offsets"])
         assert 0 < tp["decided_offsets"][-1] <= tp["seconds"] + 0.01
+        spans = run["with_spans"][lane]  # the capacity counts the spans of the phase too
+        assert spans["seconds"] >= tp["seconds"]
+        number(spans["comments_per_s"], 0.01, tp["decisions_per_s"] + 0.01)
+        cores = run["cpu_cores"][lane]  # where the cores went, process by process
+        for process in ("worker-1", "api", "redis", "client"):
+            number(cores[process], 0.0, cores["machine"] * 1.5)
+        assert cores["worker-1"] > 0
+    number(raw["cores_used"], 0.1, 1000)
     check_latency(run["latency"])
     assert run["latency"]["decided"] == run["latency"]["comments"]
     bulk = run["bulk"]
@@ -80,7 +89,8 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path):
     assert "Perspective analyze, one at a time" in proc.stdout, proc.stdout
 
     ratios = result["ratios"]
-    for key in ("pipeline_batch_to_raw", "pipeline_single_to_raw", "best_pipeline_to_raw"):
+    for key in ("pipeline_batch_to_raw", "pipeline_single_to_raw", "best_pipeline_to_raw",
+                "pipeline_batch_to_raw_per_core", "pipeline_single_to_raw_per_core"):  # fmt: skip
         number(ratios[key], 0.0001)
     assert ratios["scale_out_batch_2_to_1"] is None  # no 2-worker run in --quick
 
