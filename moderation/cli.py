@@ -32,6 +32,7 @@ from moderation.defaults import (
     DEFAULT_SPLIT_SEED,
     DEFAULT_TEST_FRACTION,
     DEFAULT_TEXT_COLUMNS,
+    DEFAULT_TUNED_LAYERS,
     OFFTOPIC_PARTS,
 )
 from moderation.exceptions import ModerationError
@@ -360,6 +361,14 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="FILE",
         help="with --shared: keep MiniLM's lower-layer states of the texts in FILE and reuse "
         "them on the next run (encoding is most of the time; about 1.5 GB for all sources)",
+    )
+    p.add_argument(
+        "--tuned-layers",
+        type=int,
+        default=DEFAULT_TUNED_LAYERS,
+        metavar="N",
+        help="with --shared: fine-tune MiniLM's top N layers (default %(default)s; each more "
+        "is one more layer per comment that relevance cannot share: docs/scoring.md)",
     )
     p.add_argument("--rules", help="with --cross-source: rules file (default: MODERATION_RULES)")
     p.add_argument(

@@ -114,6 +114,10 @@ DEFAULT_SOURCE_TEST_CAP = 3000
 """Comments ``eval --shared`` scores per source: a fixed sample of its held-out fifth when
 that is larger (about a minute per source on two cores)."""
 
+DEFAULT_TUNED_LAYERS = 1
+"""How many of MiniLM's top layers the offline toxicity model fine-tunes (the rest stay as
+shipped and are shared with relevance in one pass)."""
+
 DEFAULT_SOURCE_TRAIN_CAP = 13_000
 """Training comments ``train --shared`` takes per source at most (a fixed sample): all of
 the news comments' training part (12,880), while the 19,826 Davidson tweets do not outweigh

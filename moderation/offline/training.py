@@ -208,6 +208,7 @@ def fit_label_model(
     progress: bool = True,
     metadata: dict[str, Any] | None = None,
     states: dict[str, Any] | None = None,
+    tuned_layers: int | None = None,
 ) -> ToxicityModel:
     """A multi-label :class:`~moderation.scoring.toxicity_model.ToxicityModel` fitted on
     examples that each carry some of ``labels`` (the rest are masked out of the loss).
@@ -215,7 +216,9 @@ def fit_label_model(
     As :func:`fit_toxicity_model`, with one head output per label: a tenth of each source
     is set aside to fit each label's stack (lexical logit, tuned logit) where that label is
     present; every label's positives are weighted so both classes count equally (at most
-    20 to 1). ``states`` caches the lower layers' states by text across calls."""
+    20 to 1). ``states`` caches the lower layers' states by text across calls (one cache
+    per ``tuned_layers``: the states below a different layer differ). ``tuned_layers``: how
+    many of MiniLM's top layers are fine-tuned (default ``DEFAULT_TUNED_LAYERS``)."""
     import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -250,7 +253,13 @@ def fit_label_model(
             )
     torch.manual_seed(seed)
     embedder = embedder or Embedder()
-    first_layer = len(embedder.transformer.encoder.layer) - DEFAULT_TUNED_LAYERS
+    tuned_layers = DEFAULT_TUNED_LAYERS if tuned_layers is None else tuned_layers
+    depth = len(embedder.transformer.encoder.layer)
+    if not 1 <= tuned_layers <= depth:
+        raise ConfigurationError(
+            f"Option --tuned-layers has value {tuned_layers}: MiniLM has layers 1 to {depth}."
+        )
+    first_layer = depth - tuned_layers
     top = TunedTop.from_embedder(embedder, first_layer, len(labels))
     cache = {} if states is None else states
     encode_into(cache, embedder, [e.text for e in fit + stacking], first_layer, progress)
@@ -292,7 +301,7 @@ def fit_label_model(
         "fine_tuned_on": len(fit),
         "stacking_examples": len(stacking),
         "epochs": epochs,
-        "tuned_layers": DEFAULT_TUNED_LAYERS,
+        "tuned_layers": tuned_layers,
         "max_tokens": DEFAULT_MAX_TOKENS,
         "held_out_roc_auc": held_out,
         **(metadata or {}),
@@ -536,9 +545,11 @@ def run_shared_train(args: argparse.Namespace) -> int:
         embedder=embedder,
         progress=not args.quiet,
         states=cache,
+        tuned_layers=args.tuned_layers,
         metadata={
             "command": "moderation train --shared DATA_DIR"
-            + "".join(f" --hold-out {name}" for name in hold_out),
+            + "".join(f" --hold-out {name}" for name in hold_out)
+            + (f" --tuned-layers {args.tuned_layers}" if args.tuned_layers != 1 else ""),
             "held_out_sources": sorted(set(hold_out) | (set(READERS) & EVALUATION_ONLY)),
             "seed": args.seed,
             "train_cap": args.train_cap,

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from moderation import defaults
 from moderation.exceptions import ModelUnavailableError
 from moderation.scoring._embedding import Embedder
 from moderation.scoring._embedding import run_layers as _run_layers
@@ -46,8 +47,7 @@ _SINGLE_LABEL_FORMAT = "minilm-top-int8-delta/1"
 DEFAULT_MAX_TOKENS = 128
 """Word pieces the tuned layer reads (the lexical model reads the whole comment)."""
 
-DEFAULT_TUNED_LAYERS = 1
-"""How many of MiniLM's top layers are fine-tuned (the rest stay as shipped and are shared)."""
+DEFAULT_TUNED_LAYERS = defaults.DEFAULT_TUNED_LAYERS
 
 _EPS = 1e-6
 

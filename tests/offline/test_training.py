@@ -162,3 +162,39 @@ def test_a_single_label_model_file_still_loads(tmp_path: Path):
     texts = ["you worthless idiot", "thanks for the reporting"]
     expected = current.predict(embedder, texts, np.array([0.5, 0.1]))
     assert np.allclose(loaded.predict(embedder, texts, np.array([0.5, 0.1])), expected)
+
+
+@pytest.mark.slow
+def test_more_than_the_top_layer_can_be_fine_tuned(tmp_path: Path):
+    from moderation.offline.training import fit_label_model
+    from moderation.scoring._embedding import Embedder
+    from moderation.scoring.lexical import OfflineToxicityScorer
+    from moderation.scoring.toxicity_model import ToxicityModel
+
+    embedder = Embedder()
+    labels = ("toxicity", "threat", "insult", "identity_attack")
+    model = fit_label_model(
+        _two_sources(), labels=labels, epochs=1, embedder=embedder, progress=False, tuned_layers=2
+    )
+    assert model.first_layer == 4 and len(model.top.layers) == 2
+    assert model.metadata["tuned_layers"] == 2
+    out = tmp_path / "model.npz"
+    model.save(out, embedder)
+    loaded = ToxicityModel.load(out, embedder)
+    assert loaded.first_layer == 4 and len(loaded.top.layers) == 2
+    scorer = OfflineToxicityScorer(embedder=embedder, model=loaded)
+    article = ArticleInput(id="a", title="", body="")
+    [result] = scorer.score([CommentInput("1", "you are a worthless idiot", "u", article)])
+    assert set(result.scores) == set(labels)
+    assert all(0.0 <= v <= 1.0 for v in result.scores.values())
+
+
+def test_tuned_layers_must_be_some_of_minilms(tmp_path: Path):
+    from moderation.offline.training import fit_label_model
+    from moderation.scoring._embedding import Embedder
+
+    labels = ("toxicity", "threat", "insult", "identity_attack")
+    with pytest.raises(ConfigurationError, match="--tuned-layers has value 7: MiniLM has layers"):
+        fit_label_model(
+            _two_sources(), labels=labels, embedder=Embedder(), progress=False, tuned_layers=7
+        )
