@@ -43,6 +43,10 @@ so a word the estimate ranks a little low is still measured)."""
 Shortlist = Callable[[Sequence[str], Sequence[Sequence[tuple[int, int]]]], list[np.ndarray]]
 """(texts, each text's word spans) -> per text, an estimated log-odds drop per word."""
 
+VariantScores = Callable[[Sequence[tuple[str, tuple[int, int]]]], np.ndarray]
+"""(text, word span) pairs -> the score of each text without that word (instead of
+re-scoring ``remove_word`` texts with ``score_fn``)."""
+
 # A word, possibly with inner apostrophes or masking characters ("f*ck", "don't").
 _WORD = re.compile(r"[\w@#$*]+(?:['’*.\-][\w@#$*]+)*")
 
@@ -85,12 +89,14 @@ def occlusion_spans(
     max_words: int = DEFAULT_MAX_OCCLUDED_WORDS,
     shortlist: Shortlist | None = None,
     shortlist_size: int = DEFAULT_SHORTLIST_SIZE,
+    variant_scores: VariantScores | None = None,
 ) -> list[list[dict[str, object]]]:
     """For each text, the spans whose removal drops its score most (empty below ``threshold``).
 
     ``score_fn`` gets all occluded variants of all explained texts in one call, so a batch
     model runs once per batch, not once per word. With ``shortlist``, a text of more than
-    ``shortlist_size`` words has only the words it ranks highest re-scored.
+    ``shortlist_size`` words has only the words it ranks highest re-scored; with
+    ``variant_scores``, the variants are scored by it instead of ``score_fn``.
     """
     explained = [i for i, score in enumerate(base_scores) if score >= threshold]
     words = {i: word_spans(texts[i], max_words) for i in explained}
@@ -100,17 +106,15 @@ def occlusion_spans(
         for i, estimate in zip(long, estimates, strict=True):
             best = np.argsort(-np.asarray(estimate, dtype=np.float64), kind="stable")
             words[i] = sorted(words[i][j] for j in best[:shortlist_size])
-    variants: list[str] = []
-    owners: list[tuple[int, tuple[int, int]]] = []
-    for index in explained:
-        text = texts[index]
-        for start, end in words[index]:
-            variants.append(remove_word(text, start, end))
-            owners.append((index, (start, end)))
+    owners = [(index, span) for index in explained for span in words[index]]
     result: list[list[dict[str, object]]] = [[] for _ in texts]
-    if not variants:
+    if not owners:
         return result
-    occluded = _logit(np.asarray(score_fn(variants), dtype=np.float64))
+    if variant_scores is not None:
+        scored = variant_scores([(texts[index], span) for index, span in owners])
+    else:
+        scored = score_fn([remove_word(texts[index], *span) for index, span in owners])
+    occluded = _logit(np.asarray(scored, dtype=np.float64))
     base = _logit(np.asarray(base_scores, dtype=np.float64))
     drops: dict[int, list[tuple[float, int, int]]] = {}
     for (index, (start, end)), value in zip(owners, occluded, strict=True):

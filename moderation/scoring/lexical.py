@@ -126,38 +126,82 @@ class OfflineToxicityScorer:
         self, texts: Sequence[str], scores: Sequence[float]
     ) -> list[list[dict[str, object]]]:
         """Occlusion spans for texts scored ``scores`` (off the decision path: the explain
-        job calls this after the decision; [] under the threshold)."""
+        job calls this after the decision; [] under the threshold).
+
+        With the tuned model, a word is taken away from the lexical model (the text without
+        it, re-scored: a linear model) and from the tuned layers (its word pieces masked out
+        of their input: a top pass, no lower pass), and the two are stacked as the score
+        is; the words tried are the ``DEFAULT_SHORTLIST_SIZE`` that gradient x input of the
+        tuned layers and the lexical model's own drops rank highest."""
         texts = [text[: self.max_chars] for text in texts]
+        values = [float(s) for s in scores]
+        if self.model is None or self.embedder is None:
+            return occlusion_spans(texts, values, self.predict, threshold=self.explain_threshold)
+        inside = _TunedInside(self.model, self.embedder, texts, values, self.explain_threshold)
         return occlusion_spans(
             texts,
-            [float(s) for s in scores],
+            values,
             self.predict,
             threshold=self.explain_threshold,
-            shortlist=self._estimated_drops,
+            shortlist=inside.estimated_drops,
+            variant_scores=inside.without_words,
         )
 
-    def _estimated_drops(
+
+class _TunedInside:
+    """One explain call's view of the tuned layers: each explained text's lower-layer
+    states (one lower pass, or none when the embedder still holds the decision's read) and
+    the characters behind each of its word pieces."""
+
+    def __init__(
+        self,
+        model: ToxicityModel,
+        embedder: Embedder,
+        texts: Sequence[str],
+        scores: Sequence[float],
+        threshold: float,
+    ) -> None:
+        self.model = model
+        explained = list(
+            dict.fromkeys(t for t, s in zip(texts, scores, strict=True) if s >= threshold)
+        )
+        states = embedder.states(explained, layer=model.first_layer, tokens=model.max_tokens)
+        offsets = model.piece_offsets(embedder, explained)
+        self.states = dict(zip(explained, states, strict=True))
+        self.offsets = dict(zip(explained, offsets, strict=True))
+
+    def pieces(self, text: str, start: int, end: int) -> list[int]:
+        """The word pieces (of those the top reads) that start inside ``text[start:end]``."""
+        return [i for i, (a, b) in enumerate(self.offsets[text]) if b > a and start <= a < end]
+
+    def estimated_drops(
         self, texts: Sequence[str], words: Sequence[Sequence[tuple[int, int]]]
     ) -> list[np.ndarray]:
         """Per text, each word's estimated drop in the stacked logit when it is removed: the
-        lexical model's own occlusion (cheap: a linear model) plus gradient x input of the
-        tuned layer, each weighted as the stack weighs it."""
+        lexical model's own occlusion plus gradient x input at the tuned layers' input, each
+        weighted as the stack weighs it."""
         pairs = zip(texts, words, strict=True)
         variants = [remove_word(text, a, b) for text, spans in pairs for a, b in spans]
         base = logit(lexical_probabilities(texts))
         occluded = logit(lexical_probabilities(variants))
-        tuned: list[np.ndarray] = [np.zeros(len(spans)) for spans in words]
-        lexical_weight, tuned_weight = 1.0, 0.0
-        if self.model is not None and self.embedder is not None:
-            lexical_weight, tuned_weight = self.model.stack[0], self.model.stack[1]
-            attributions = self.model.token_attributions(self.embedder, texts)
-            tuned = [
-                word_sums(spans, offsets, values)
-                for spans, (offsets, values) in zip(words, attributions, strict=True)
-            ]
+        lexical_weight, tuned_weight = self.model.stack[0], self.model.stack[1]
+        attributions = self.model.top_attributions([self.states[t] for t in texts])
         estimates, at = [], 0
-        for index, spans in enumerate(words):
+        for index, (text, spans) in enumerate(zip(texts, words, strict=True)):
             lexical_drop = base[index] - occluded[at : at + len(spans)]
             at += len(spans)
-            estimates.append(lexical_weight * lexical_drop + tuned_weight * tuned[index])
+            tuned = word_sums(spans, self.offsets[text], attributions[index])
+            estimates.append(lexical_weight * lexical_drop + tuned_weight * tuned)
         return estimates
+
+    def without_words(self, items: Sequence[tuple[str, tuple[int, int]]]) -> np.ndarray:
+        """P(toxic) of each text without the word: lexical re-scored, tuned masked."""
+        lexical = lexical_probabilities([remove_word(text, a, b) for text, (a, b) in items])
+        tuned = np.zeros(len(items), dtype=np.float64)
+        by_text: dict[str, list[int]] = {}
+        for row, (text, _) in enumerate(items):
+            by_text.setdefault(text, []).append(row)
+        for text, rows in by_text.items():
+            hidden = [self.pieces(text, *items[row][1]) for row in rows]
+            tuned[rows] = self.model.masked_logits(self.states[text], hidden)[:, 0]
+        return self.model.combine(lexical, tuned)

@@ -255,39 +255,59 @@ class ToxicityModel:
                 out[index] = self.top(hidden, mask).double().cpu().numpy()
         return out
 
-    def token_attributions(
+    def piece_offsets(
         self, embedder: Embedder, texts: Sequence[str]
-    ) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
-        """Per text, its word pieces' character offsets and gradient x input of the tuned
-        logit at MiniLM's embedding output: how much each piece pushes the logit up (one
-        forward and one backward pass per text, instead of a re-score per word)."""
-        bert = embedder.transformer
-        device = next(bert.parameters()).device
-        self.top.to(device)
-        out: list[tuple[list[tuple[int, int]], np.ndarray]] = []
+    ) -> list[list[tuple[int, int]]]:
+        """Per text, the characters of the text behind each word piece the top reads (the
+        pieces of :meth:`Embedder.states` cut to ``max_tokens``; (0, 0) for [CLS], [SEP])."""
+        out: list[list[tuple[int, int]]] = []
         for text in texts:
             seen, origin = readable(whole_characters(text))
             encoded = embedder.tokenizer(
-                [seen],
-                truncation=True,
-                max_length=self.max_tokens,
-                return_offsets_mapping=True,
-                return_tensors="pt",
+                [seen], truncation=True, max_length=self.max_tokens, return_offsets_mapping=True
             )
-            offsets = [
-                original_span(origin, int(a), int(b)) if b > a else (0, 0)
-                for a, b in encoded["offset_mapping"][0].tolist()
-            ]
-            ids = encoded["input_ids"].to(device)
-            mask = encoded["attention_mask"].to(device)
+            out.append(
+                [
+                    original_span(origin, int(a), int(b)) if b > a else (0, 0)
+                    for a, b in encoded["offset_mapping"][0]
+                ]
+            )
+        return out
+
+    def top_attributions(self, states: Sequence[torch.Tensor]) -> list[np.ndarray]:
+        """Per text, gradient x input of the tuned ``toxicity`` logit at the top's input, per
+        word piece: how much each piece's lower-layer state pushes the logit up. The
+        backward pass goes through the tuned layers only (the lower ones are shared and
+        stay as shipped)."""
+        out: list[np.ndarray] = []
+        for state in states:
+            hidden = state.float()[None].detach().requires_grad_(True)
+            mask = torch.ones(hidden.shape[:2], dtype=torch.long, device=hidden.device)
             with torch.enable_grad():
-                start = bert.embeddings(input_ids=ids, token_type_ids=torch.zeros_like(ids))
-                start = start.detach().requires_grad_(True)
-                hidden = _run_layers(bert.encoder.layer[: self.first_layer], start, mask)
                 logit = self.top(hidden, mask)[:, 0].sum()
-                (grad,) = torch.autograd.grad(logit, start)
-            values = (grad * start).sum(-1)[0].detach().double().cpu().numpy()
-            out.append((offsets, values))
+                (grad,) = torch.autograd.grad(logit, hidden)
+            out.append((grad * hidden).sum(-1)[0].detach().double().cpu().numpy())
+        return out
+
+    def masked_logits(
+        self, state: torch.Tensor, hidden_pieces: Sequence[Sequence[int]], *, step: int = 32
+    ) -> np.ndarray:
+        """(variants, labels) logits of the top over one text's lower-layer ``state`` with
+        the pieces of each ``hidden_pieces`` entry masked out (a word taken away from the
+        tuned layers; the lower layers still saw it). One batch of top passes, no lower
+        pass: the cheap stand-in for re-scoring the text without the word."""
+        out = np.zeros((len(hidden_pieces), len(self.labels)), dtype=np.float64)
+        hidden = state.float()
+        for start in range(0, len(hidden_pieces), step):
+            chunk = hidden_pieces[start : start + step]
+            mask = torch.ones((len(chunk), hidden.shape[0]), dtype=torch.long)
+            for row, pieces in enumerate(chunk):
+                mask[row, list(pieces)] = 0
+            batch = hidden[None].expand(len(chunk), -1, -1)
+            with torch.no_grad():
+                out[start : start + len(chunk)] = (
+                    self.top(batch, mask.to(hidden.device)).double().cpu().numpy()
+                )
         return out
 
     def combine(

@@ -37,9 +37,11 @@ def test_relevance_only_for_jobs_with_context_and_spans_only_where_asked(models)
     out = score_jobs(models.models.scorers, jobs, lambda: RULES)
     assert set(out[0].scores) == {*TOXICITY_LABELS, "spam"}  # the offline model's labels
     assert set(out[1].scores) == {*TOXICITY_LABELS, "relevance", "spam"}
-    assert out[0].spans and all(
-        jobs[0].text[s:e] in {"stupid", "idiot"} for s, e, _ in out[0].spans
-    )
+    # The insults are spans, and the only ones that score as toxic on their own ("you",
+    # which makes them aimed at someone, may be a weak span of its own).
+    found = {jobs[0].text[s:e]: score for s, e, score in out[0].spans}
+    assert {"stupid", "idiot"} <= set(found)
+    assert {text for text, score in found.items() if score >= 0.5} == {"stupid", "idiot"}
     assert out[1].spans == [] and out[2].spans == []
     assert (out[0].decision, out[2].decision) == (None, "reject")
     assert out[2].rules_version == RULES.version

@@ -128,3 +128,57 @@ def test_shortlisted_spans_of_a_long_comment_match_occlusion_of_every_word(embed
     [shortlisted] = scorer.explain([text], [score])
     assert {s["text"] for s in shortlisted} == {s["text"] for s in every}
     assert {s["text"] for s in shortlisted} & {"idiot", "moron"}
+
+
+def test_variant_scores_replace_rescoring_the_texts_without_each_word():
+    asked: list[tuple[str, tuple[int, int]]] = []
+
+    def score_fn(texts):
+        raise AssertionError("variant_scores scores the variants")
+
+    def variant_scores(items):
+        asked.extend(items)
+        return np.array([0.1 if text[a:b] == "bad" else 0.9 for text, (a, b) in items])
+
+    [spans] = occlusion_spans(["a bad day"], [0.9], score_fn, variant_scores=variant_scores)
+    assert [text[a:b] for text, (a, b) in asked] == ["a", "bad", "day"]
+    assert [s["text"] for s in spans] == ["bad"]
+
+
+@pytest.mark.slow
+def test_masking_a_words_pieces_takes_it_away_from_the_tuned_layer(embedder):
+    scorer = OfflineToxicityScorer.from_files(embedder=embedder)
+    model = scorer.model
+    text = "You are a worthless idiot and everyone here knows it."
+    [state] = embedder.states([text], layer=model.first_layer, tokens=model.max_tokens)
+    [offsets] = model.piece_offsets(embedder, [text])
+    assert len(offsets) == state.shape[0]  # a character span per piece the top reads
+    assert all(text[a:b] for a, b in offsets[1:-1]) and offsets[0] == offsets[-1] == (0, 0)
+    start = text.index("idiot")
+    idiot = [i for i, (a, _) in enumerate(offsets) if start <= a < start + len("idiot")]
+    whole, without = model.masked_logits(state, [[], idiot])[:, 0]
+    assert whole == pytest.approx(model.logits_of_states([state])[0, 0], abs=1e-5)
+    assert without < whole - 1.0  # the insult was most of the tuned logit
+    [attribution] = model.top_attributions([state])
+    assert attribution.shape == (state.shape[0],)
+    assert int(np.argmax(attribution)) in idiot
+
+
+@pytest.mark.slow
+def test_spans_come_from_the_stored_read_without_a_lower_pass_per_word(embedder, monkeypatch):
+    """The explain job's cost: one lower pass at most per explained comment (none while the
+    embedder holds the decision's read), whatever the number of words tried."""
+    scorer = OfflineToxicityScorer.from_files(embedder=embedder)
+    text = "Only a brain-dead moron would write garbage like this, go back to school, idiot."
+    [score] = scorer.predict([text])
+    calls: list[int] = []
+    original = embedder._lower
+
+    def counted(ids, mask, layer):
+        calls.append(int(ids.shape[0]))
+        return original(ids, mask, layer)
+
+    monkeypatch.setattr(embedder, "_lower", counted)
+    [spans] = scorer.explain([text], [score])
+    assert calls == []  # predict() above left the read in the embedder
+    assert {s["text"] for s in spans} & {"moron", "idiot", "brain"}
