@@ -69,6 +69,12 @@ def format_table(result: dict[str, Any]) -> str:
         "raw: one MiniLM pass (comments/s)",
         [_fmt(raw["comments_per_s"], 2)] + [""] * (len(runs) - 1),
     )
+    scorers = result.get("scorers")
+    if scorers:
+        row(
+            "scorers alone, in one process (comments/s; / raw)",
+            [f"{_fmt(scorers['comments_per_s'], 2)} ({_fmt(ratios.get('scorers_to_raw'), 3)})"],
+        )
     first = runs[0]
     lo = targets["pipeline_to_raw"]
     for key, name in (("pipeline_batch_to_raw", "batch"), ("pipeline_single_to_raw", "single")):
@@ -79,6 +85,10 @@ def format_table(result: dict[str, Any]) -> str:
             f">= {lo}",
             value is not None and value >= lo,
         )
+    for path in ("batch", "single"):
+        value = ratios.get(f"pipeline_{path}_to_scorers")
+        if value is not None:
+            row(f"  pipeline / scorers alone, {path}", [_fmt(value, 3)])
     for path in ("batch", "single"):
         value = ratios.get(f"pipeline_{path}_to_raw_per_core")
         if value is not None:

@@ -20,6 +20,7 @@ from benchmarks.client import Publisher
 from benchmarks.corpus import SHARED_DATA, Comment, Corpus, load_corpus
 from benchmarks.cpu import CpuMeter
 from benchmarks.database import Databases
+from benchmarks.inprocess import scorer_rate
 from benchmarks.memory import RssSampler
 from benchmarks.perspective import PerspectiveOptions, run_perspective
 from benchmarks.raw import raw_embedding_rate
@@ -150,9 +151,12 @@ def _round(
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     """The raw limit, the API alone and the pipeline with each worker count, once."""
-    texts = [c.text for c in Plan.draw(corpus, "raw", options, 1).batch]
+    comments = Plan.draw(corpus, "raw", options, 1).batch
+    texts = [c.text for c in comments]
     log(f"raw: one MiniLM pass over {len(texts)} texts")
     out: dict[str, Any] = {"raw": asdict(raw_embedding_rate(texts))}
+    log(f"scorers alone: the same {len(texts)} comments through ScorerSet.score, in jobs of 64")
+    out["scorers"] = asdict(scorer_rate(comments, corpus.articles))
     out["ingest"] = _ingest(corpus, options, workdir, dbs, log, prefix=prefix)
     out["runs"] = [
         _pipeline(corpus, options, workdir, dbs, w, first=i == 0, log=log, prefix=prefix)
@@ -325,6 +329,11 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
         "scale_out_batch_2_to_1": None,
         "scale_out_single_2_to_1": None,
     }
+    scorers = (result.get("scorers") or {}).get("comments_per_s")
+    if scorers:
+        out["scorers_to_raw"] = round(scorers / raw, 3)
+        for path in ("batch", "single"):
+            out[f"pipeline_{path}_to_scorers"] = round(per_s(first, path) / scorers, 3)
     # The same ratio per core used: decisions per worker CPU-second over raw comments per
     # CPU-second. Near 1 where the pipeline is short of cores, not wasteful.
     raw_cores = result["raw"].get("cores_used") or 0.0

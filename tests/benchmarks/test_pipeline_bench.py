@@ -45,7 +45,7 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     for name in ("pipeline, POST /v1/comments/batch", "pipeline / raw", "API ingest alone",
                  "peak RSS, each worker", "cores used during batch throughput",
-                 "capacity with the spans"):  # fmt: skip
+                 "capacity with the spans", "scorers alone, in one process"):  # fmt: skip
         assert name in proc.stdout, proc.stdout
 
     result = json.loads(out.read_text())
@@ -75,6 +75,9 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path):
             number(cores[process], 0.0, cores["machine"] * 1.5)
         assert cores["worker-1"] > 0
     number(raw["cores_used"], 0.1, 1000)
+    scorers = result["scorers"]  # the scorers alone, in the benchmark's process
+    assert scorers["comments"] == raw["comments"]
+    number(scorers["comments_per_s"], 0.01)
     check_latency(run["latency"])
     assert run["latency"]["decided"] == run["latency"]["comments"]
     bulk = run["bulk"]
@@ -90,7 +93,9 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path):
 
     ratios = result["ratios"]
     for key in ("pipeline_batch_to_raw", "pipeline_single_to_raw", "best_pipeline_to_raw",
-                "pipeline_batch_to_raw_per_core", "pipeline_single_to_raw_per_core"):  # fmt: skip
+                "pipeline_batch_to_raw_per_core", "pipeline_single_to_raw_per_core",
+                "scorers_to_raw", "pipeline_batch_to_scorers",
+                "pipeline_single_to_scorers"):  # fmt: skip
         number(ratios[key], 0.0001)
     assert ratios["scale_out_batch_2_to_1"] is None  # no 2-worker run in --quick
 
