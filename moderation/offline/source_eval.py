@@ -126,6 +126,11 @@ def evaluate_source(
         row["abusive_approved"] = _share(abusive, Action.APPROVE.value)
         row["civil_rejected"] = _share(civil, Action.REJECT.value)
         row["escalated"] = _share(actions, Action.ESCALATE.value)
+        groups = sorted({e.group for e in examples if e.group is not None})
+        if groups:
+            row["groups"] = {
+                group: _group_figures(examples, scored, actions, toxic, group) for group in groups
+            }
     if name == "perspective":
         from scipy.stats import spearmanr
 
@@ -142,6 +147,30 @@ def evaluate_source(
             if label in scored[0]["scores"]
         }
     return row
+
+
+def _group_figures(
+    examples: Sequence[LabelledText],
+    scored: Sequence[dict[str, Any]],
+    actions: Sequence[str],
+    toxic: Sequence[int],
+    group: str,
+) -> dict[str, Any]:
+    """One part of a source (a hard-cases category): its size, toxicity ROC-AUC where it
+    has both classes, and what the rules do with its abusive and its civil comments."""
+    index = [i for i, e in enumerate(examples) if e.group == group]
+    truth = [toxic[i] for i in index]
+    auc = roc_auc(truth, [scored[i]["scores"]["toxicity"] for i in index])
+    return {
+        "rows": len(index),
+        "abusive": sum(truth),
+        "toxicity_roc_auc": round(auc, 4) if auc is not None else None,
+        "abusive_approved": _share([actions[i] for i in index if toxic[i]], Action.APPROVE.value),
+        "civil_rejected": _share([actions[i] for i in index if not toxic[i]], Action.REJECT.value),
+        "civil_escalated": _share(
+            [actions[i] for i in index if not toxic[i]], Action.ESCALATE.value
+        ),
+    }
 
 
 def _share(actions: Sequence[str], action: str) -> float | None:
@@ -195,6 +224,21 @@ def format_table(rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> str:
             _cell(row.get("civil_rejected")),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    for row in rows:
+        if row.get("groups"):
+            lines += ["", f"{row['source']}, by category:", ""]
+            head = ["category", "rows", "abusive", "tox", "abusive approved", "civil rejected",
+                    "civil escalated"]  # fmt: skip
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for group, figures in row["groups"].items():
+                cells = [group, str(figures["rows"]), str(figures["abusive"])]
+                cells += [
+                    _cell(figures[key])
+                    for key in (
+                        "toxicity_roc_auc", "abusive_approved", "civil_rejected", "civil_escalated"
+                    )
+                ]  # fmt: skip
+                lines.append("| " + " | ".join(cells) + " |")
     spearman = next((r for r in rows if "spearman_with_perspective" in r), None)
     if spearman:
         pairs = ", ".join(f"{k} {v}" for k, v in spearman["spearman_with_perspective"].items())

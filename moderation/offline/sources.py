@@ -66,6 +66,8 @@ class LabelledText:
     source: str
     labels: dict[str, float] = field(default_factory=dict)
     """Label → target in [0, 1]; the labels the source does not carry are absent."""
+    group: str | None = None
+    """A part of the source reported on its own (the hard cases' category), or None."""
 
     def positive(self, label: str) -> bool | None:
         """Whether it counts as ``label`` when a 0/1 answer is needed (target ≥ 0.5)."""
@@ -275,7 +277,7 @@ def hard_cases(data_dir: Path) -> list[LabelledText]:
         text = _text(row["text"])
         if text is not None:
             labels = {k: float(row[k]) for k in ("toxicity", "identity_attack", "threat", "insult")}
-            examples.append(LabelledText(text, "hard_cases", labels))
+            examples.append(LabelledText(text, "hard_cases", labels, group=row["category"]))
     return examples
 
 

@@ -39,11 +39,11 @@ def _toxicity(body: dict) -> dict:
     return body["evidence"]["toxicity"]
 
 
-def test_escalated_comment_gets_its_spans_from_the_explain_job(
-    database_url, redis_server, stack_factory, tmp_path: Path
-):
+def _api_with_rules(rules_text, database_url, redis_server, stack_factory, tmp_path, **extra):
+    """A running API under ``rules_text``, and the settings of an in-test worker beside it
+    (which decides here, so that the test sees the spans still pending)."""
     rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
+    rules.write_text(rules_text)
     stack = stack_factory(database_url, redis_server.url, MODERATION_RULES=str(rules))
     stack.start_api()
     settings = Settings(
@@ -53,8 +53,18 @@ def test_escalated_comment_gets_its_spans_from_the_explain_job(
         rules=rules,
         queue=stack.env["MODERATION_QUEUE"],
         var_dir=tmp_path / "var",
-        webhook_url="http://127.0.0.1:9/hook",
+        **extra,
     )
+    return stack, settings
+
+
+def test_escalated_comment_gets_its_spans_from_the_explain_job(
+    database_url, redis_server, stack_factory, tmp_path: Path
+):
+    stack, settings = _api_with_rules(
+        RULES, database_url, redis_server, stack_factory, tmp_path,
+        webhook_url="http://127.0.0.1:9/hook",
+    )  # fmt: skip
     with httpx.Client(base_url=stack.url, timeout=40) as c:
         pub, mod = auth("publisher"), auth("moderator")
         assert c.put("/v1/articles/pk-ru", json=ARTICLE, headers=pub).status_code == 201
@@ -102,17 +112,8 @@ rules: []
 def test_an_approved_comment_gets_its_spans_when_the_api_is_asked_for_them(
     database_url, redis_server, stack_factory, tmp_path: Path
 ):
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(APPROVE_ALL)
-    stack = stack_factory(database_url, redis_server.url, MODERATION_RULES=str(rules))
-    stack.start_api()
-    settings = Settings(
-        _env_file=None,
-        database_url=database_url,
-        redis_url=redis_server.url,
-        rules=rules,
-        queue=stack.env["MODERATION_QUEUE"],
-        var_dir=tmp_path / "var",
+    stack, settings = _api_with_rules(
+        APPROVE_ALL, database_url, redis_server, stack_factory, tmp_path
     )
     with httpx.Client(base_url=stack.url, timeout=40) as c:
         pub = auth("publisher")

@@ -158,6 +158,15 @@ def test_eval_shared_prints_a_row_per_source(tmp_path: Path, capsys):
     assert by_source["hard_cases"]["evaluation_only"] is True
     assert by_source["hard_cases"]["rows"] > 100  # never trained on: all of it
     assert set(by_source["hard_cases"]["roc_auc"]) >= {"toxicity"}
+    # The hard cases, category by category: the table under the table, and the figures.
+    groups = by_source["hard_cases"]["groups"]
+    assert {"counter_speech", "polite_threat", "emoji_hate"} <= set(groups)
+    assert sum(g["rows"] for g in groups.values()) == by_source["hard_cases"]["rows"]
+    for figures in groups.values():
+        assert 0 < figures["abusive"] < figures["rows"]  # contrast pairs: both kinds
+        assert 0.0 <= figures["toxicity_roc_auc"] <= 1.0
+    assert "hard_cases, by category:" in table
+    assert "| counter_speech | 24 |" in table
 
 
 def test_eval_shared_names_an_unknown_source(tmp_path: Path):
