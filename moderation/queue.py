@@ -277,14 +277,19 @@ def explain_queue(conn: redis.Redis, settings: Settings) -> Queue:
 
 
 def enqueue_explain(
-    *, conn: redis.Redis | None, settings: Settings, comment_ids: Sequence[str]
+    *,
+    conn: redis.Redis | None,
+    settings: Settings,
+    comment_ids: Sequence[str],
+    at_front: bool = False,
 ) -> list[str]:
     """After the decision's commit: queue the spans of ``comment_ids``, one job per comment;
     the job ids.
 
     One comment a job, because a worker runs a job to its end: a live comment that arrives
-    meanwhile waits for at most one comment's spans, not a whole batch's. Never raises for
-    Redis: a decision stands without its spans, which then stay pending."""
+    meanwhile waits for at most one comment's spans, not a whole batch's. ``at_front``: ahead
+    of the spans already queued (someone is waiting for these). Never raises for Redis: a
+    decision stands without its spans, which then stay pending."""
     if not comment_ids or conn is None:
         return []
     queue = explain_queue(conn, settings)
@@ -297,6 +302,7 @@ def enqueue_explain(
             failure_ttl=7 * 24 * 3600,
             retry=Retry(max=2, interval=[5, 30]),
             description=f"explain comment {comment_id}",
+            at_front=at_front,
         )
         for comment_id in comment_ids
     ]
@@ -323,4 +329,6 @@ def ask_explain(*, conn: redis.Redis, settings: Settings, comment_id: str) -> bo
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.warning("spans of comment %s not queued: %s", comment_id, exc)
         return False
-    return bool(enqueue_explain(conn=conn, settings=settings, comment_ids=[comment_id]))
+    # Ahead of the queue: after an import, thousands of spans may be waiting there.
+    ids = enqueue_explain(conn=conn, settings=settings, comment_ids=[comment_id], at_front=True)
+    return bool(ids)

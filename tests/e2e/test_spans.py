@@ -132,10 +132,12 @@ def test_an_approved_comment_gets_its_spans_when_the_api_is_asked_for_them(
         body = c.get("/v1/comments/rude", headers=pub).json()
         assert body["status"] == "approved" and _toxicity(body)["spans_pending"] is True
         assert queue.count == 0  # a publisher polling for the decision asks for no spans
+        queue.enqueue("workers.jobs.explain_comments", ["earlier"])  # spans already waiting
         c.get("/v1/comments/rude?explain=true", headers=pub)
-        assert queue.count == 1  # asked for: queued once
+        assert queue.count == 2  # asked for: queued once, ahead of those already waiting
+        assert queue.jobs[0].args == (["rude"],)
         c.get("/v1/comments/rude?explain=true", headers=pub)
-        assert queue.count == 1  # asking again meanwhile queues no second job
+        assert queue.count == 2  # asking again meanwhile queues no second job
 
         stack.start_worker()
         deadline = time.monotonic() + 120
