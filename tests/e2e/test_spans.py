@@ -58,6 +58,20 @@ def _api_with_rules(rules_text, database_url, redis_server, stack_factory, tmp_p
     return stack, settings
 
 
+def _post_and_decide(c: httpx.Client, pub: dict, settings: Settings) -> Runtime:
+    """POST the rude comment through the API, then decide it in this process."""
+    assert c.put("/v1/articles/pk-ru", json=ARTICLE, headers=pub).status_code == 201
+    r = c.post(
+        "/v1/comments",
+        json={"id": "rude", "article_id": "pk-ru", "text": TEXT, "author": {"id": "r1"}},
+        headers=pub,
+    )
+    assert r.status_code == 202, r.text
+    runtime = Runtime.build(settings)
+    assert process_comments(runtime, ["rude"])["decided"] == ["rude"]
+    return runtime
+
+
 def test_escalated_comment_gets_its_spans_from_the_explain_job(
     database_url, redis_server, stack_factory, tmp_path: Path
 ):
@@ -67,16 +81,8 @@ def test_escalated_comment_gets_its_spans_from_the_explain_job(
     )  # fmt: skip
     with httpx.Client(base_url=stack.url, timeout=40) as c:
         pub, mod = auth("publisher"), auth("moderator")
-        assert c.put("/v1/articles/pk-ru", json=ARTICLE, headers=pub).status_code == 201
-        r = c.post(
-            "/v1/comments",
-            json={"id": "rude", "article_id": "pk-ru", "text": TEXT, "author": {"id": "r1"}},
-            headers=pub,
-        )
-        assert r.status_code == 202, r.text
-        # Decide it here, as a worker's scoring job does; no explain job has run.
-        runtime = Runtime.build(settings)
-        assert process_comments(runtime, ["rude"])["decided"] == ["rude"]
+        # Decided here, as a worker's scoring job does; no explain job has run.
+        runtime = _post_and_decide(c, pub, settings)
         assert explain_queue(runtime.redis, settings).count == 1
 
         body = c.get("/v1/comments/rude", headers=pub).json()
@@ -117,16 +123,8 @@ def test_an_approved_comment_gets_its_spans_when_the_api_is_asked_for_them(
     )
     with httpx.Client(base_url=stack.url, timeout=40) as c:
         pub = auth("publisher")
-        assert c.put("/v1/articles/pk-ru", json=ARTICLE, headers=pub).status_code == 201
-        r = c.post(
-            "/v1/comments",
-            json={"id": "rude", "article_id": "pk-ru", "text": TEXT, "author": {"id": "r1"}},
-            headers=pub,
-        )
-        assert r.status_code == 202, r.text
-        runtime = Runtime.build(settings)
+        runtime = _post_and_decide(c, pub, settings)
         queue = explain_queue(runtime.redis, settings)
-        assert process_comments(runtime, ["rude"])["decided"] == ["rude"]
         assert queue.count == 0  # approved: nobody reads its spans, none computed yet
 
         body = c.get("/v1/comments/rude", headers=pub).json()
