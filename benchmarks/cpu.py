@@ -57,6 +57,6 @@ class CpuMeter:
         cores = {
             label: round(max(0.0, s) / wall, 3) if wall > 0 else 0.0 for label, s in used.items()
         }
-        cores["total"] = round(sum(v for k, v in cores.items()), 3)
+        cores["total"] = round(sum(cores.values()), 3)
         cores["machine"] = float(os.cpu_count() or 1)
         return cores

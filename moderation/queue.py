@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from moderation import heartbeats
 from moderation.db.models import Comment, CommentStatus, utcnow
 from moderation.exceptions import QueueUnavailableError
+from moderation.policy import Action
 from moderation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -269,6 +270,13 @@ def enqueue_overdue(queues: Sequence[Queue], *, after_seconds: int = OVERDUE_AFT
 
 
 EXPLAIN_JOB = "workers.jobs.explain_comments"
+
+
+def read_by_people(action: str) -> bool:
+    """Whether a comment decided ``action`` is one people read for its reasons (rejected or
+    escalated): its evidence spans are queued as soon as it is decided so. An approved
+    comment's are computed only when asked for (``ask_explain``)."""
+    return action != Action.APPROVE.value
 
 
 def explain_queue(conn: redis.Redis, settings: Settings) -> Queue:

@@ -30,7 +30,7 @@ from moderation.db.models import (
 )
 from moderation.decisions import record_decision, rules_context
 from moderation.policy import Action
-from moderation.queue import enqueue_explain
+from moderation.queue import enqueue_explain, read_by_people
 from moderation.scoring import ArticleInput, CommentInput, ScorerSet, spans_pending
 from moderation.scoring._explain import with_spans
 from workers.runtime import Runtime, get_runtime
@@ -119,11 +119,9 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
             )
             if decision is not None:
                 result["decided"].append(comment.id)
-            if verdict.action is not Action.APPROVE and any(
+            if read_by_people(verdict.action.value) and any(
                 spans_pending(evidence) for evidence in outcome.evidence.values()
             ):
-                # People read rejected and escalated comments: their spans come next. An
-                # approved one's stay pending until someone asks (?explain=true).
                 unexplained.append(comment.id)
         session.commit()
         webhooks.enqueue_recorded(session, conn=rt.redis, settings=rt.settings)

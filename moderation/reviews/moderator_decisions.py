@@ -21,11 +21,14 @@ from moderation.db.models import (
     DecidedBy,
     Decision,
     ReviewClaim,
+    Score,
 )
 from moderation.decisions import STATUS_FOR_ACTION, record_decision
 from moderation.exceptions import AlreadyDecidedError, ConflictError, NotFoundError
 from moderation.policy import Action
+from moderation.queue import enqueue_explain, read_by_people
 from moderation.reviews.leases import ESCALATED, FINAL, claim, escalated_comment
+from moderation.scoring import spans_pending
 from moderation.settings import Settings
 
 
@@ -65,6 +68,11 @@ def apply_moderator_decision(
         webhook_url=settings.webhook_url,
     )
     webhooks.enqueue_recorded(session, conn=conn, settings=settings)
+    if read_by_people(decision.action):
+        # An approved comment overturned to a rejection: its spans were never queued.
+        evidence = session.scalars(select(Score.evidence).where(Score.comment_id == comment_id))
+        if any(spans_pending(e) for e in evidence):
+            enqueue_explain(conn=conn, settings=settings, comment_ids=[comment_id])
     return decision
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from moderation.queue import explain_queue
+from moderation.queue import EXPLAIN_JOB, explain_queue
 from moderation.settings import Settings
 from tests.conftest import auth
 from tests.e2e.test_pipeline import ARTICLE
@@ -130,7 +130,7 @@ def test_an_approved_comment_gets_its_spans_when_the_api_is_asked_for_them(
         body = c.get("/v1/comments/rude", headers=pub).json()
         assert body["status"] == "approved" and _toxicity(body)["spans_pending"] is True
         assert queue.count == 0  # a publisher polling for the decision asks for no spans
-        queue.enqueue("workers.jobs.explain_comments", ["earlier"])  # spans already waiting
+        queue.enqueue(EXPLAIN_JOB, ["earlier"])  # spans already waiting
         c.get("/v1/comments/rude?explain=true", headers=pub)
         assert queue.count == 2  # asked for: queued once, ahead of those already waiting
         assert queue.jobs[0].args == (["rude"],)

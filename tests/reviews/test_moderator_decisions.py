@@ -75,3 +75,23 @@ def test_the_reason_says_what_the_moderator_did(
     with session_factory() as s:
         (reason,) = s.get(Comment, "c1").decisions[-1].reasons
     assert reason == {"rule": "moderator", "message": f"{said} by moderator ann (off-topic)"}
+
+
+def test_overturning_an_approval_to_a_rejection_queues_the_spans_it_never_got(
+    session_factory, settings, redis_conn
+):
+    from moderation.db import Score
+    from moderation.queue import EXPLAIN_JOB, explain_queue
+
+    settings = settings.model_copy(update={"explain_queue": "test-explain-overturn"})
+    queue = explain_queue(redis_conn, settings)
+    queue.empty()
+    add_comment(session_factory, "c1", action="approve")
+    with session_factory() as s:  # approved by the rules: spans left pending, none queued
+        s.get(Score, ("c1", "toxicity")).evidence = {"spans": None, "spans_pending": True}
+        s.commit()
+    decide(session_factory, settings, redis_conn, "c1", "ann", "reject", overturning=True)
+    [job] = queue.jobs
+    assert job.func_name == EXPLAIN_JOB and job.args == (["c1"],)
+    decide(session_factory, settings, redis_conn, "c1", "ann", "approve", overturning=True)
+    assert len(queue.jobs) == 1  # approving again asks for nothing
