@@ -15,7 +15,8 @@ from typing import Any
 
 from moderation.textfeatures import whole_characters
 
-# Fields a message may quote; "NAME" stands for a score, history or evidence name.
+# Fields a message may quote; "NAME" stands for a score, history or evidence name, "REASON"
+# for a report reason or "total".
 FIELD_FORMS = (
     "score.NAME",
     "matched",
@@ -26,9 +27,10 @@ FIELD_FORMS = (
     "section",
     "history.KIND or history.KIND_Nd",
     "evidence.NAME",
+    "reports or reports.REASON",
 )
-_SIMPLE_FIELDS = frozenset({"matched", "rule", "length", "links", "domains", "section"})
-_DOTTED_FIELDS = frozenset({"score", "history", "evidence"})
+_SIMPLE_FIELDS = frozenset({"matched", "rule", "length", "links", "domains", "section", "reports"})
+_DOTTED_FIELDS = frozenset({"score", "history", "evidence", "reports"})
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 _SPEC = re.compile(r"[<>^]?[+-]?\d{0,2}(?:\.\d{1,2})?[dfe%s]?")
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")

@@ -10,8 +10,8 @@ condition is
 - **described** in one line for reasons and ``rules diff`` (``describe``; thresholds go
   through ``Description.number``, so a diff can tell "other numbers" from "other
   conditions"),
-- **needed** by the caller (``score_names``, ``history_queries``: what ``RuleSet`` asks
-  the worker to provide),
+- **needed** by the caller (``score_names``, ``history_queries``, ``needs_reports``: what
+  ``RuleSet`` asks the worker to provide),
 - **nested** (``children``/``raw_children``, for ``all``, ``any``, ``not``).
 
 ``register_condition`` puts a type in ``CONDITION_TYPES``; the ``Condition`` annotation
@@ -26,13 +26,13 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import reduce
-from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic.errors import PydanticUndefinedAnnotation
 
 from moderation.policy._schema import ListRef, NonEmptyStr, StrictModel
-from moderation.policy.context import Facts, HistoryQuery
+from moderation.policy.context import Facts, HistoryQuery, ReportReason
 from moderation.policy.normaliser import (
     PhraseMatcher,
     TermMatcher,
@@ -50,7 +50,10 @@ __all__ = [
     "Lists",
     "LoadChecks",
     "Loc",
+    "ReportReasonName",
+    "ReportThresholds",
     "Test",
+    "Thresholds",
     "hold_conditions",
     "register_condition",
     "unregister_condition",
@@ -120,6 +123,10 @@ class ConditionModel(StrictModel):
 
     def history_queries(self) -> Iterable[HistoryQuery]:
         return ()
+
+    def needs_reports(self) -> bool:
+        """Whether evaluating it reads the comment's reader reports."""
+        return False
 
 
 CONDITION_TYPES: dict[str, type[ConditionModel]] = {}
@@ -308,10 +315,10 @@ class NotCondition(ConditionModel):
 _OPS = {"gte": ">=", "gt": ">", "lt": "<", "lte": "<="}
 
 
-class Comparison(ConditionModel):
+class Thresholds(StrictModel):
     """``gte``/``gt``/``lt``/``lte``/``between`` (inclusive); all given ones must hold.
-    A subclass says what is compared: ``subject`` for descriptions, ``compile`` (with
-    ``self.compare``) for evaluation."""
+    ``Comparison`` is a condition made of them; a condition can also hold them one level
+    down (``{reports: {gte: 3}}``)."""
 
     gte: float | None = None
     gt: float | None = None
@@ -334,12 +341,16 @@ class Comparison(ConditionModel):
         return value
 
     @model_validator(mode="after")
-    def _has_comparison(self) -> Comparison:
+    def _has_comparison(self) -> Thresholds:
         if not self.comparisons():
             raise ValueError(
-                f"{self.key} condition needs a comparison: one of gte, gt, lt, lte, between"
+                f"{self.compared()} needs a comparison: one of gte, gt, lt, lte, between"
             )
         return self
+
+    def compared(self) -> str:
+        """What the "needs a comparison" message names."""
+        return "a comparison"
 
     def comparisons(self) -> dict[str, float | tuple[float, float]]:
         out: dict[str, float | tuple[float, float]] = {}
@@ -364,12 +375,7 @@ class Comparison(ConditionModel):
             return False
         return True
 
-    @abstractmethod
-    def subject(self) -> str:
-        """What is compared, e.g. ``score toxicity``."""
-
-    def describe(self, d: Description) -> str:
-        subject = self.subject()
+    def describe_comparisons(self, d: Description, subject: str) -> str:
         tests = []
         for op, value in self.comparisons().items():
             if isinstance(value, tuple):
@@ -379,6 +385,22 @@ class Comparison(ConditionModel):
             else:
                 tests.append(f"{_OPS[op]} {d.number(f'{subject} {op}', value)}")
         return f"{subject} " + " and ".join(tests)
+
+
+class Comparison(ConditionModel, Thresholds):
+    """A condition that compares one number (``Thresholds``). A subclass says what is
+    compared: ``subject`` for descriptions, ``compile`` (with ``self.compare``) for
+    evaluation."""
+
+    def compared(self) -> str:
+        return f"{self.key} condition"
+
+    @abstractmethod
+    def subject(self) -> str:
+        """What is compared, e.g. ``score toxicity``."""
+
+    def describe(self, d: Description) -> str:
+        return self.describe_comparisons(d, self.subject())
 
 
 @register_condition
@@ -647,6 +669,45 @@ class ReplyCondition(ConditionModel):
 
     def describe(self, d: Description) -> str:
         return f"reply {str(self.reply).lower()}"
+
+
+# --- readers' reports ---------------------------------------------------------------------
+
+
+if TYPE_CHECKING:
+    ReportReasonName = str
+else:
+    ReportReasonName = Literal[tuple(reason.value for reason in ReportReason)]
+"""What a rules file writes for a report reason: one of ``ReportReason``'s values."""
+
+
+class ReportThresholds(Thresholds):
+    """What ``reports:`` holds: comparisons of the count, and ``reason`` to count one."""
+
+    reason: ReportReasonName | None = None
+
+    def compared(self) -> str:
+        return "reports"
+
+
+@register_condition
+class ReportsCondition(ConditionModel):
+    """``{reports: {gte: 3}}`` or ``{reports: {reason: abusive, gte: 2}}``: readers'
+    reports of the comment (one per reader), of every reason or of one."""
+
+    key: ClassVar[str] = "reports"
+    reports: ReportThresholds
+
+    def compile(self, lists: Lists) -> Test:
+        reason, compare = self.reports.reason, self.reports.compare
+        return lambda facts: compare(facts.ctx.reports.count(reason))
+
+    def describe(self, d: Description) -> str:
+        subject = "reports" if self.reports.reason is None else f"reports {self.reports.reason}"
+        return self.reports.describe_comparisons(d, subject)
+
+    def needs_reports(self) -> bool:
+        return True
 
 
 _ready = True

@@ -10,12 +10,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from moderation.policy.normaliser import canonicalise, find_urls, normalise_text, url_domains
 from moderation.textfeatures import whole_characters
 
-__all__ = ["HISTORY_KINDS", "ArticleFacts", "EvaluationContext", "Facts", "HistoryQuery"]
+__all__ = [
+    "HISTORY_KINDS",
+    "NO_REPORTS",
+    "ArticleFacts",
+    "EvaluationContext",
+    "Facts",
+    "HistoryQuery",
+    "ReportCounts",
+    "ReportReason",
+]
 
 HISTORY_KINDS = ("total", "approved", "rejected", "escalated")
 _HISTORY_KEY = re.compile(r"(total|approved|rejected|escalated)(?:_([1-9][0-9]*)d)?")
@@ -50,6 +60,54 @@ class HistoryQuery:
         return cls(m.group(1), int(m.group(2)) if m.group(2) else None)
 
 
+class ReportReason(str, Enum):  # noqa: UP042 - the values readers' reports carry
+    """Why a reader reported a comment (``POST /v1/comments/{id}/reports``)."""
+
+    ABUSIVE = "abusive"
+    OFF_TOPIC = "off_topic"
+    SPAM = "spam"
+    OTHER = "other"
+
+
+REPORT_TOTAL = "total"
+"""How messages and inline tests name the count of every reason together."""
+
+
+@dataclass(frozen=True)
+class ReportCounts:
+    """Readers' reports of one comment, by reason (one per reader; a reason not given is 0).
+
+    The caller counts them (``moderation.reports``); the service passes the reports received
+    since the comment's latest moderator decision, so a moderator's call is reopened only by
+    reports made after it."""
+
+    by_reason: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for reason, n in self.by_reason.items():
+            ReportReason(reason)  # ValueError for a reason that does not exist
+            if n < 0:
+                raise ValueError(f"report count of {reason!r} is negative: {n}")
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_reason.values())
+
+    def count(self, reason: str | None = None) -> int:
+        """Reports of ``reason`` (``None`` or ``total``: of every reason)."""
+        if reason is None or reason == REPORT_TOTAL:
+            return self.total
+        return int(self.by_reason.get(reason, 0))
+
+    def summary(self) -> str:
+        """``2 abusive, 1 spam``: the reasons reported, in ``ReportReason`` order."""
+        parts = [f"{self.count(r.value)} {r.value}" for r in ReportReason if self.count(r.value)]
+        return ", ".join(parts) or "none"
+
+
+NO_REPORTS = ReportCounts()
+
+
 @dataclass(frozen=True)
 class ArticleFacts:
     id: str
@@ -69,6 +127,10 @@ class EvaluationContext:
     history: Mapping[HistoryQuery, int] = field(default_factory=dict)
     """Counts of the author's earlier comments, one per ``RuleSet.history_queries``."""
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    reports: ReportCounts = NO_REPORTS
+    """Readers' reports of the comment (``RuleSet.needs_reports`` says whether the rules read
+    them). None is a true default here, unlike history: a comment nobody has reported, a
+    Perspective request, a comment replayed offline."""
 
 
 class Facts:

@@ -155,6 +155,8 @@ def _lookup(
             return ctx.history.get(HistoryQuery.parse(path[1]))
         if head == "evidence":
             return ctx.evidence.get(path[1])
+        if head == "reports":
+            return ctx.reports.summary() if len(path) == 1 else ctx.reports.count(path[1])
         return None  # pragma: no cover - templates are checked at load
 
     return lookup
@@ -168,6 +170,10 @@ def template_references(template: Template) -> tuple[set[str], set[HistoryQuery]
         elif f.path[0] == "history":
             history.add(HistoryQuery.parse(f.path[1]))
     return scores, history
+
+
+def template_reads_reports(template: Template) -> bool:
+    return any(f.path[0] == "reports" for f in template.fields)
 
 
 class RuleSet:
@@ -203,17 +209,23 @@ class RuleSet:
         kept with the stored version so any decision can be explained later."""
         scores: set[str] = set()
         history: set[HistoryQuery] = set()
+        reports = False
         templates = [r.template for r in self.rules] + [default.template]
         for rule in self.rules:
             for cond, _ in iter_conditions(rule.spec.when, ()):
                 scores.update(cond.score_names())
                 history.update(cond.history_queries())
+                reports = reports or cond.needs_reports()
         for template in templates:
             s, h = template_references(template)
             scores |= s
             history |= h
+            reports = reports or template_reads_reports(template)
         self.score_names: frozenset[str] = frozenset(scores)
         self.history_queries: frozenset[HistoryQuery] = frozenset(history)
+        self.needs_reports: bool = reports
+        """Whether a condition or message reads the comment's reader reports (the caller
+        then counts them: ``EvaluationContext.reports``)."""
         # Highest priority among decisive rules from position i on: lets evaluation stop.
         self._later_max: list[int | None] = [None] * (len(self.rules) + 1)
         for i in range(len(self.rules) - 1, -1, -1):

@@ -16,8 +16,8 @@ from pydantic import AfterValidator, Field, model_validator
 
 from moderation.policy._schema import NonEmptyStr, StrictModel, describe
 from moderation.policy._template import parse_template
-from moderation.policy.conditions import Condition, hold_conditions
-from moderation.policy.context import HistoryQuery
+from moderation.policy.conditions import Condition, ReportReasonName, hold_conditions
+from moderation.policy.context import REPORT_TOTAL, HistoryQuery, ReportReason
 
 __all__ = [
     "Action",
@@ -57,10 +57,18 @@ def _check_id(value: str) -> str:
     return value
 
 
+_REPORT_FIELDS = (REPORT_TOTAL, *(reason.value for reason in ReportReason))
+
+
 def _check_template(value: str) -> str:
     for f in parse_template(value).fields:
-        if f.path[0] == "history":
+        if f.path[0] == "history" and len(f.path) > 1:
             HistoryQuery.parse(f.path[1])
+        if f.path[0] == "reports" and len(f.path) > 1 and f.path[1] not in _REPORT_FIELDS:
+            raise ValueError(
+                f"unknown field {{reports.{f.path[1]}}} in message; "
+                f"expected reports.REASON with REASON one of: {', '.join(_REPORT_FIELDS)}"
+            )
     return value
 
 
@@ -154,6 +162,8 @@ class InlineTestModel(StrictModel):
     parent: str | None = None
     scores: dict[NonEmptyStr, Unit] | None = None
     author: InlineAuthorModel = InlineAuthorModel()
+    reports: dict[ReportReasonName, Annotated[int, Field(ge=0)]] = {}
+    """Readers' reports of the comment, by reason (``{abusive: 2, spam: 1}``)."""
     expect: InlineExpectModel
 
 

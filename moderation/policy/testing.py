@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from moderation.policy.context import ArticleFacts, EvaluationContext, HistoryQuery
+from moderation.policy.context import ArticleFacts, EvaluationContext, HistoryQuery, ReportCounts
 from moderation.policy.evaluator import Verdict
 from moderation.policy.models import InlineTestModel
 
@@ -71,6 +71,7 @@ class InlineTest:
             is_reply=spec.parent is not None,
             created_at=REFERENCE_TIME,
             history=history,
+            reports=ReportCounts(dict(spec.reports)),
         )
 
 

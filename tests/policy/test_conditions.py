@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import Annotated, Any, ClassVar
 
 import pytest
 from pydantic import Field
 
 from moderation.exceptions import RulesError
-from moderation.policy import load_rules_text
+from moderation.policy import EvaluationContext, ReportCounts, load_rules_text
 from moderation.policy.conditions import (
     CONDITION_TYPES,
     Comparison,
@@ -21,6 +22,7 @@ from moderation.policy.conditions import (
     unregister_condition,
 )
 from moderation.policy.diff import describe_condition, diff_rulesets
+from moderation.policy.testing import run_inline_tests
 
 from .helpers import make_ctx
 
@@ -117,3 +119,81 @@ def test_unregistering_removes_the_type_again(score_sum):
 def test_a_key_can_be_registered_once(score_sum):
     with pytest.raises(ValueError, match="registered already"):
         register_condition(score_sum)
+
+
+# --- reports: readers' reports of the comment, counted by the caller -------------------
+
+
+def reported(when: str, message: str = "") -> str:
+    extra = f", message: {message!r}" if message else ""
+    rule = f"{{id: reported, when: {when}, action: escalate{extra}}}"
+    return f"default: {{action: approve}}\nrules:\n  - {rule}\n"
+
+
+def with_reports(**by_reason: int) -> EvaluationContext:
+    return replace(make_ctx("a comment"), reports=ReportCounts(by_reason))
+
+
+def test_reports_counts_every_reason_or_one():
+    every = load_rules_text(reported("{reports: {gte: 3}}"))
+    abusive = load_rules_text(reported("{reports: {reason: abusive, gte: 2}}"))
+    assert every.evaluate(with_reports(abusive=1, spam=1, other=1)).rule == "reported"
+    assert every.evaluate(with_reports(abusive=2)).rule is None
+    assert abusive.evaluate(with_reports(abusive=2)).rule == "reported"
+    assert abusive.evaluate(with_reports(abusive=1, spam=5)).rule is None
+
+
+def test_no_reports_is_the_default_and_counts_as_zero():
+    ruleset = load_rules_text(reported("{reports: {lt: 1}}"))
+    assert ruleset.evaluate(make_ctx("a comment")).rule == "reported"
+    assert ruleset.needs_reports
+    assert not load_rules_text(reported("{count: links, gte: 1}")).needs_reports
+
+
+def test_report_counts_can_be_quoted_in_messages():
+    ruleset = load_rules_text(
+        reported("{reports: {gte: 1}}", "{reports.total} reader reports ({reports})")
+    )
+    verdict = ruleset.evaluate(with_reports(spam=1, abusive=2, off_topic=1))
+    assert verdict.reasons[0].message == "4 reader reports (2 abusive, 1 off_topic, 1 spam)"
+    # A message alone is enough for the caller to count them.
+    quoted = "default: {action: approve, message: '{reports.abusive} abusive'}\n"
+    assert load_rules_text(quoted).needs_reports
+
+
+def test_reports_is_described_and_diffed():
+    old = load_rules_text(reported("{reports: {gte: 3}}"))
+    new = load_rules_text(reported("{reports: {gte: 5}}"))
+    one = load_rules_text(reported("{reports: {reason: spam, between: [2, 4]}}"))
+    assert describe_condition(old.rule("reported").spec.when) == "reports >= 3"
+    assert describe_condition(one.rule("reported").spec.when) == "reports spam in [2, 4]"
+    assert diff_rulesets(old, new) == ["changed rule 'reported': thresholds reports gte 3 -> 5"]
+
+
+def test_reports_errors_name_the_key_and_the_value():
+    with pytest.raises(RulesError) as err:
+        load_rules_text(reported("{reports: {reason: rude, gt: many}}"))
+    assert err.value.errors == [
+        "<string>:3:37: rules[0].when.reports.reason: 'rude' is not one of abusive, "
+        "off_topic, spam, other",
+        "<string>:3:51: rules[0].when.reports.gt: expected a number, got 'many'",
+    ]
+
+
+def test_inline_tests_give_reports_by_reason():
+    text = reported("{reports: {gte: 3}}") + (
+        "tests:\n"
+        "  - {text: x, scores: {}, reports: {abusive: 2, spam: 1}, expect: {action: escalate}}\n"
+        "  - {text: x, scores: {}, reports: {abusive: 2}, expect: {action: approve}}\n"
+    )
+    outcomes = run_inline_tests(load_rules_text(text))
+    assert [o.status for o in outcomes] == ["passed", "passed"]
+
+
+def test_report_counts_refuse_unknown_reasons_and_negative_counts():
+    with pytest.raises(ValueError, match="'rude' is not a valid ReportReason"):
+        ReportCounts({"rude": 1})
+    with pytest.raises(ValueError, match="negative"):
+        ReportCounts({"spam": -1})
+    assert ReportCounts({"spam": 2, "other": 1}).count("total") == 3
+    assert ReportCounts().summary() == "none"

@@ -14,7 +14,7 @@ GOOD = FIXTURES / "good"
 SCORES = ["relevance", "spam", "toxicity"]
 CONDITIONS = (
     "all, any, not, score, words, phrases, regex, count, history, first_comment, author, "
-    "section, tags, article_age, reply"
+    "section, tags, article_age, reply, reports"
 )
 TOP_KEYS = "extends, default, lists, remove, rules, tests"
 ONLY_DATA = (
@@ -111,7 +111,7 @@ EXPECTED_ERRORS = {
         "write {{ or }} for a literal brace",
         "8:5: rules[0].message: unknown field {score.toxicity.__class__} in message; "
         "expected one of: score.NAME, matched, rule, length, links, domains, section, "
-        "history.KIND or history.KIND_Nd, evidence.NAME",
+        "history.KIND or history.KIND_Nd, evidence.NAME, reports or reports.REASON",
         "12:5: rules[1].message: format '>1000' of field {score.spam} is not allowed; "
         "use e.g. '.2f', '.0%', '>5' (align, sign, width, precision, type d/f/e/%/s)",
     ],
@@ -122,6 +122,18 @@ EXPECTED_ERRORS = {
         "give it an action (approve, reject, escalate), labels or a priority",
         "5:5: rules[1]: missing required key 'id'",
         "9:31: tests[0].expect.rule: no rule has id 'nope'; write null to expect the default",
+    ],
+    "reports.yaml": [
+        "4:12: rules[0].when.reports: expected a mapping, got 3",
+        "7:22: rules[1].when.reports.reason: 'abuse' is not one of abusive, off_topic, spam, other",
+        "10:12: rules[2].when.reports: reports needs a comparison: one of gte, gt, lt, lte, "
+        "between",
+        "13:30: unknown key 'reson' in rules[3].when.reports; "
+        "expected one of: gte, gt, lt, lte, between, reason",
+        "15:5: rules[3].message: unknown field {reports.abuse} in message; "
+        "expected reports.REASON with REASON one of: total, abusive, off_topic, spam, other",
+        "19:27: tests[0].reports.rude: 'rude' is not one of abusive, off_topic, spam, other",
+        "19:36: tests[0].reports.spam: expected a number at least 0, got -1",
     ],
     "not_a_mapping.yaml": [f"1:1: expected a mapping with keys: {TOP_KEYS}, got a list"],
     "empty.yaml": [f"1:1: the file is empty; expected a mapping with keys: {TOP_KEYS}"],
