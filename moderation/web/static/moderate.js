@@ -1,13 +1,23 @@
 // The review queue. Plain JS, no build step. Comment text is only ever set with
 // textContent (never innerHTML), so whatever a reader writes stays text.
+//
+// Every key has a button (the card's buttons act on their card), selecting a card never
+// claims it (claiming is the `c` key or the Claim button), and after each decision no other
+// decision is taken for SETTLE_MS, shown on the card, so a double press decides one comment.
 "use strict";
 
 (function () {
   const POLL_MS = 3000;
+  const SETTLE_MS = 1000; // after a decision, no other one for this long
+  const READY_CUE_MS = 1500; // how long the card then says "Ready"
+  const CLAMP_LINES = 12; // long comments show this many lines until "Show all" (CSS agrees)
+  const TOAST_MS = 5000;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const headerEl = document.querySelector("header.top");
   const queueEl = document.getElementById("queue");
   const emptyEl = document.getElementById("empty");
   const statusEl = document.getElementById("status-line");
+  const updatedEl = document.getElementById("updated-at");
   const filterEl = document.getElementById("article-filter");
   const helpEl = document.getElementById("help");
   const noteDialog = document.getElementById("note-dialog");
@@ -19,14 +29,43 @@
   let selectedId = null;
   const decided = new Set(); // removed at once, kept out until the server agrees
   const notes = new Map();
-  let lastRendered = "";
+  const expanded = new Set(); // long comments shown whole
+  const claimedHere = new Set(); // claims this page took: given back when it closes
+  let lastBuilt = "";
+  let settleUntil = 0;
+  let readyUntil = 0;
+  let settleTimer = null;
   let toastTimer = null;
+  let noteFor = null;
+  let focusBeforeDialog = null;
+  // The last decision this page recorded, for the toast's actions (an Undo, once the server
+  // has one, will read it: {commentId, action, decision, at}).
+  let lastDecision = null;
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
+  }
+
+  // A button with a visible key hint (hidden from the accessible name, which is the label).
+  function button(label, action, key) {
+    const b = el("button", "action-" + action);
+    b.type = "button";
+    b.dataset.action = action;
+    b.appendChild(el("span", "label-text", label));
+    if (key) {
+      b.setAttribute("aria-keyshortcuts", key);
+      const hint = el("kbd", "key-hint", key);
+      hint.setAttribute("aria-hidden", "true");
+      b.appendChild(hint);
+    }
+    return b;
+  }
+
+  function setLabel(b, label) {
+    b.querySelector(".label-text").textContent = label;
   }
 
   async function api(method, path, body) {
@@ -51,14 +90,64 @@
     return { ok: response.ok, status: response.status, data };
   }
 
-  function toast(message) {
-    toastEl.textContent = message;
-    toastEl.hidden = false;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { toastEl.hidden = true; }, 4000);
+  function reviewPath(id, what) {
+    return "/moderate/reviews/" + encodeURIComponent(id) + "/" + what;
   }
 
-  // --- evidence highlighting ---------------------------------------------------------
+  // A toast: a message and, optionally, buttons ({label, key, run}) that act on it.
+  function toast(message, actions) {
+    const nodes = [el("span", "toast-message", message)];
+    for (const a of actions || []) {
+      const b = button(a.label, "toast", a.key);
+      b.addEventListener("click", () => { toastEl.hidden = true; a.run(); });
+      nodes.push(b);
+    }
+    toastEl.replaceChildren(...nodes);
+    toastEl.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { toastEl.hidden = true; }, TOAST_MS);
+  }
+
+  function excerpt(text, n) {
+    const flat = text.replace(/\s+/g, " ").trim();
+    return flat.length > n ? flat.slice(0, n - 1) + "…" : flat;
+  }
+
+  // "Approving: c-1 by Ann — “…”" at the key press, "Approved: …" once the server agrees.
+  function decisionToast(item, action, done) {
+    const verb = done ? (action === "approve" ? "Approved" : "Rejected") : (action === "approve" ? "Approving" : "Rejecting");
+    // Undo (the `u` key, within 10 s) goes here as an action once the server has it.
+    const actions = [];
+    toast(verb + ": " + item.comment_id + " by " + (item.author.name || item.author.id) +
+      " — “" + excerpt(item.text, 60) + "”", actions);
+  }
+
+  // --- time --------------------------------------------------------------------------------
+
+  function ago(iso) {
+    const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    if (seconds < 60) return "just now";
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + " min ago";
+    const hours = Math.floor(minutes / 60);
+    if (hours < 48) return hours + " h ago";
+    const days = Math.floor(hours / 24);
+    if (days < 60) return days + " days ago";
+    return new Date(iso).toLocaleDateString();
+  }
+
+  function timeEl(iso, className) {
+    const t = el("time", className, ago(iso));
+    t.dateTime = iso;
+    t.title = new Date(iso).toLocaleString();
+    return t;
+  }
+
+  function refreshAges() {
+    for (const t of queueEl.querySelectorAll("time.age")) t.textContent = ago(t.dateTime);
+  }
+
+  // --- evidence highlighting ---------------------------------------------------------------
 
   // Python counts code points; JS strings count UTF-16 units. Map one to the other.
   function codePointToUnit(text) {
@@ -113,6 +202,7 @@
     return merged;
   }
 
+  // The whole text, always (a long one is clamped by CSS, so the highlighting stays exact).
   function highlightedText(item) {
     const container = el("p", "comment-text");
     const text = item.text;
@@ -128,7 +218,7 @@
     return container;
   }
 
-  // --- cards ---------------------------------------------------------------------------
+  // --- cards -------------------------------------------------------------------------------
 
   function scoreBars(scores) {
     const list = el("ul", "scores");
@@ -137,9 +227,10 @@
       const row = el("li", "score");
       row.appendChild(el("span", "score-name", name));
       const bar = el("span", "bar");
+      bar.setAttribute("aria-hidden", "true"); // the value is written beside it
       // Relevance is good when high; the other scores are bad when high.
       const concern = name === "relevance" ? 1 - value : value;
-      const fill = el("span", "fill" + (concern >= 0.7 ? " high" : concern >= 0.4 ? " mid" : ""));
+      const fill = el("span", "fill " + (concern >= 0.7 ? "high" : concern >= 0.4 ? "mid" : "low"));
       fill.style.width = Math.round(Math.max(0, Math.min(1, value)) * 100) + "%";
       bar.appendChild(fill);
       row.appendChild(bar);
@@ -149,22 +240,65 @@
     return list;
   }
 
-  function card(item, index) {
+  function safeUrl(raw) {
+    if (!raw) return null;
+    try {
+      const url = new URL(raw);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function metaItem(label, value, className) {
+    const span = el("span", "meta-item");
+    span.appendChild(document.createTextNode(label + " "));
+    span.appendChild(el("code", className, value));
+    return span;
+  }
+
+  function claimText(claim) {
+    if (!claim) return null;
+    const until = new Date(claim.expires_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const who = claim.moderator === me ? "you" : claim.moderator;
+    return "claimed by " + who + " until " + until;
+  }
+
+  function card(item, index, total) {
+    const id = item.comment_id;
+    const authorName = item.author.name || item.author.id;
+    const title = item.article.title || item.article.id;
     const li = el("li", "card");
-    li.dataset.id = item.comment_id;
+    li.dataset.id = id;
     li.tabIndex = -1;
-    if (item.comment_id === selectedId) li.classList.add("selected");
+    li.setAttribute("aria-label", "Comment " + (index + 1) + " of " + total + ", by " + authorName + ", on " + title);
 
     const head = el("div", "card-head");
     head.appendChild(el("span", "position", String(index + 1)));
-    head.appendChild(el("span", "article-title", item.article.title || item.article.id));
-    if (item.priority) head.appendChild(el("span", "priority", "priority " + item.priority));
-    for (const label of item.labels || []) head.appendChild(el("span", "label", label));
-    if (item.claim) {
-      const who = item.claim.moderator === me ? "you" : item.claim.moderator;
-      head.appendChild(el("span", "claim", "claimed by " + who));
+    const url = safeUrl(item.article.url);
+    if (url) {
+      const link = el("a", "article-title", title);
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      head.appendChild(link);
+    } else {
+      head.appendChild(el("span", "article-title", title));
     }
+    if (item.priority) head.appendChild(el("span", "chip priority", "priority " + item.priority));
+    for (const label of item.labels || []) head.appendChild(el("span", "chip label", label));
+    if (item.claim) head.appendChild(el("span", "chip claim" + (item.claim.moderator === me ? " mine" : ""), claimText(item.claim)));
     li.appendChild(head);
+
+    const meta = el("p", "meta");
+    meta.appendChild(metaItem("comment", id, "comment-id"));
+    meta.appendChild(metaItem("author", item.author.id, "author-id"));
+    meta.appendChild(metaItem("article", item.article.id, "article-id"));
+    const posted = el("span", "meta-item");
+    posted.appendChild(document.createTextNode("posted "));
+    posted.appendChild(timeEl(item.created_at, "age"));
+    meta.appendChild(posted);
+    li.appendChild(meta);
 
     if (item.parent) {
       const parent = el("blockquote", "parent");
@@ -173,7 +307,19 @@
       li.appendChild(parent);
     }
 
-    li.appendChild(highlightedText(item));
+    const text = highlightedText(item);
+    text.id = "comment-text-" + index;
+    if (!expanded.has(id)) text.classList.add("clamped");
+    li.appendChild(text);
+    const more = el("div", "more");
+    more.hidden = true; // shown by measureClamps() when the text is longer than the clamp
+    const toggle = button(expanded.has(id) ? "Show less" : "Show all", "expand", "e");
+    toggle.setAttribute("aria-controls", text.id);
+    toggle.setAttribute("aria-expanded", expanded.has(id) ? "true" : "false");
+    more.appendChild(toggle);
+    more.appendChild(el("span", "more-info muted"));
+    li.appendChild(more);
+
     const tox = item.evidence && item.evidence.toxicity;
     if (tox && tox.spans_pending) {
       // The words behind the toxicity score are found after the decision (workers' explain queue).
@@ -196,7 +342,7 @@
 
     const author = el("div", "author");
     const h = item.author.history;
-    author.appendChild(el("h3", null, item.author.name || item.author.id));
+    author.appendChild(el("h3", null, authorName));
     author.appendChild(
       el("p", "history", h.approved + " approved · " + h.rejected + " rejected · " + h.escalated + " escalated")
     );
@@ -204,7 +350,7 @@
       const recent = el("ul", "recent");
       for (const c of h.recent) {
         const row = el("li", "recent-" + c.status);
-        row.appendChild(el("span", "status-tag", c.status));
+        row.appendChild(el("span", "chip status-tag", c.status));
         row.appendChild(document.createTextNode(" " + c.text));
         recent.appendChild(row);
       }
@@ -213,9 +359,25 @@
     body.appendChild(author);
     li.appendChild(body);
 
-    const note = notes.get(item.comment_id);
+    const note = notes.get(id);
     if (note) li.appendChild(el("p", "note", "Note: " + note));
-    li.addEventListener("click", () => select(item.comment_id));
+
+    const actions = el("div", "actions");
+    actions.setAttribute("role", "group");
+    actions.setAttribute("aria-label", "Decide comment " + (index + 1));
+    actions.appendChild(button("Approve", "approve", "a"));
+    actions.appendChild(button("Reject", "reject", "r"));
+    actions.appendChild(button(note ? "Edit note" : "Note", "note", "n"));
+    const claimButton = button("Claim", "claim", "c");
+    if (item.claim && item.claim.moderator === me) {
+      setLabel(claimButton, "Release");
+    } else if (item.claim) {
+      setLabel(claimButton, "Claimed by " + item.claim.moderator);
+      claimButton.disabled = true;
+    }
+    actions.appendChild(claimButton);
+    actions.appendChild(el("span", "settle-cue"));
+    li.appendChild(actions);
     return li;
   }
 
@@ -223,60 +385,137 @@
     return items.filter((i) => !decided.has(i.comment_id));
   }
 
+  function findItem(id) {
+    return items.find((i) => i.comment_id === id) || null;
+  }
+
+  function cardNode(id) {
+    for (const node of queueEl.children) if (node.dataset.id === id) return node;
+    return null;
+  }
+
+  // Long texts: the toggle shows where the text is longer than CLAMP_LINES, with the number
+  // of highlighted passages the clamp hides.
+  function measureClamps() {
+    for (const node of queueEl.children) {
+      const text = node.querySelector(".comment-text");
+      const more = node.querySelector(".more");
+      const lines = parseFloat(getComputedStyle(text).lineHeight) * CLAMP_LINES;
+      const open = expanded.has(node.dataset.id);
+      text.classList.toggle("clamped", !open); // measured as it is shown (after a resize too)
+      const long = text.scrollHeight > lines + 2;
+      more.hidden = !long;
+      if (!long) { text.classList.remove("clamped"); continue; }
+      const info = more.querySelector(".more-info");
+      const chars = [...findItem(node.dataset.id).text].length.toLocaleString() + " characters";
+      if (text.classList.contains("clamped")) {
+        const hidden = [...text.querySelectorAll("mark")].filter((m) => m.offsetTop >= text.clientHeight).length;
+        info.textContent = chars + (hidden ? " · " + hidden + " highlighted " + (hidden === 1 ? "passage" : "passages") + " below" : "");
+      } else {
+        info.textContent = chars;
+      }
+    }
+  }
+
+  // The selected card: the only one in the Tab order (its buttons follow it), aria-current.
+  function applySelection() {
+    for (const node of queueEl.children) {
+      const on = node.dataset.id === selectedId;
+      node.classList.toggle("selected", on);
+      if (on) node.setAttribute("aria-current", "true");
+      else node.removeAttribute("aria-current");
+      node.tabIndex = on ? 0 : -1;
+      for (const b of node.querySelectorAll("button")) b.tabIndex = on ? 0 : -1;
+    }
+  }
+
+  function settling() {
+    return Date.now() < settleUntil;
+  }
+
+  function applySettle() {
+    const now = Date.now();
+    const busy = now < settleUntil;
+    for (const node of queueEl.children) {
+      const on = node.dataset.id === selectedId;
+      for (const b of node.querySelectorAll(".action-approve, .action-reject")) b.disabled = busy;
+      node.classList.toggle("settling", busy && on);
+      const cue = node.querySelector(".settle-cue");
+      cue.textContent = on && busy ? "Wait a moment…" : on && now < readyUntil ? "Ready" : "";
+      cue.classList.toggle("ready", on && !busy && now < readyUntil);
+    }
+    clearTimeout(settleTimer);
+    if (busy) settleTimer = setTimeout(applySettle, settleUntil - now + 10);
+    else if (now < readyUntil) settleTimer = setTimeout(applySettle, readyUntil - now + 10);
+  }
+
+  function startSettle() {
+    settleUntil = Date.now() + SETTLE_MS;
+    readyUntil = settleUntil + READY_CUE_MS;
+  }
+
+  // The selected card fully in view below the sticky header and above the toast (a tall
+  // one: its top).
+  function reveal(node) {
+    const top = headerEl.getBoundingClientRect().bottom + 8;
+    const floor = toastEl.hidden ? window.innerHeight : Math.min(window.innerHeight, toastEl.getBoundingClientRect().top);
+    const bottom = floor - 8;
+    const r = node.getBoundingClientRect();
+    if (r.top < top || r.height > bottom - top) window.scrollBy(0, r.top - top);
+    else if (r.bottom > bottom) window.scrollBy(0, r.bottom - bottom);
+  }
+
+  function focusSelected() {
+    const node = selectedId && cardNode(selectedId);
+    if (node) node.focus({ preventScroll: true });
+  }
+
+  function focusInQueue() {
+    const active = document.activeElement;
+    return !active || active === document.body || queueEl.contains(active);
+  }
+
+  // Builds the cards again when what they show changed; keeps the focus where it was.
   function render(force) {
     const list = visibleItems();
-    const signature = JSON.stringify([selectedId, list.map((i) => [i.comment_id, i.claim && i.claim.moderator]), [...notes]]);
-    if (!force && signature === lastRendered) return;
-    lastRendered = signature;
     if (selectedId === null || !list.some((i) => i.comment_id === selectedId)) {
+      const had = selectedId !== null;
       selectedId = list.length ? list[0].comment_id : null;
+      // The card under the moderator's hands changed without them: it settles too.
+      if (had && selectedId !== null && !settling()) { startSettle(); }
     }
-    const nodes = list.map(card);
-    queueEl.replaceChildren(...nodes);
-    emptyEl.hidden = list.length > 0;
-    const current = queueEl.querySelector(".card.selected");
-    if (current) current.scrollIntoView({ block: "nearest" });
-  }
-
-  // The selected card is claimed once the moderator stays on it, and renewed while they
-  // do, so others skip it; moving on gives it back.
-  const CLAIM_AFTER_MS = 600;
-  const RENEW_MS = 60000;
-  let claimTimer = null;
-  let claimedId = null;
-  let claimedAt = 0;
-
-  function scheduleClaim() {
-    clearTimeout(claimTimer);
-    if (claimedId && claimedId !== selectedId && !decided.has(claimedId)) {
-      const old = claimedId;
-      api("POST", "/moderate/reviews/" + encodeURIComponent(old) + "/release").catch(() => {});
-    }
-    if (claimedId !== selectedId) claimedId = null;
-    if (!selectedId) return;
-    claimTimer = setTimeout(claimSelected, CLAIM_AFTER_MS);
-  }
-
-  async function claimSelected() {
-    const id = selectedId;
-    if (!id || decided.has(id)) return;
-    if (claimedId === id && Date.now() - claimedAt < RENEW_MS) return;
-    try {
-      const result = await api("POST", "/moderate/reviews/" + encodeURIComponent(id) + "/claim");
-      if (result.ok) {
-        claimedId = id;
-        claimedAt = Date.now();
-      } else if (result.status === 409 && result.data && result.data.claim) {
-        toast("Claimed by " + result.data.claim.moderator + "; skipping it");
-        refresh();
+    // Everything a card shows (spans found after the decision, the author's history, claims).
+    const signature = JSON.stringify([me, list, [...notes], [...expanded]]);
+    if (force || signature !== lastBuilt) {
+      lastBuilt = signature;
+      const active = document.activeElement;
+      const inQueue = queueEl.contains(active);
+      const activeCard = inQueue && active.closest(".card") ? active.closest(".card").dataset.id : null;
+      const activeAction = inQueue && active.dataset ? active.dataset.action : undefined;
+      queueEl.replaceChildren(...list.map((item, i) => card(item, i, list.length)));
+      emptyEl.hidden = list.length > 0;
+      measureClamps();
+      applySelection();
+      if (inQueue) {
+        const node = (activeCard && cardNode(activeCard)) || cardNode(selectedId);
+        const again = node && activeAction && node.querySelector('[data-action="' + activeAction + '"]');
+        if (again && !again.disabled) again.focus({ preventScroll: true });
+        else if (node) node.focus({ preventScroll: true });
       }
-    } catch (e) { /* the next poll shows the state */ }
+    } else {
+      applySelection();
+    }
+    applySettle();
   }
 
-  function select(id) {
+  function select(id, { focus = true, scroll = true } = {}) {
     selectedId = id;
-    render(true);
-    scheduleClaim();
+    applySelection();
+    applySettle();
+    const node = cardNode(id);
+    if (!node) return;
+    if (focus && !node.contains(document.activeElement)) node.focus({ preventScroll: true });
+    if (scroll) reveal(node);
   }
 
   function move(step) {
@@ -284,28 +523,46 @@
     if (!list.length) return;
     let index = list.findIndex((i) => i.comment_id === selectedId);
     index = Math.max(0, Math.min(list.length - 1, index + step));
-    select(list[index].comment_id);
+    const id = list[index].comment_id;
+    selectedId = id;
+    applySelection();
+    applySettle();
+    const node = cardNode(id);
+    if (node) { node.focus({ preventScroll: true }); reveal(node); }
   }
 
-  async function decide(action) {
+  // --- actions -----------------------------------------------------------------------------
+
+  async function decide(action, id) {
+    if (settling()) return; // the card just arrived under the moderator's hands
     const list = visibleItems();
-    const index = list.findIndex((i) => i.comment_id === selectedId);
+    const index = list.findIndex((i) => i.comment_id === id);
     if (index < 0) return;
     const item = list[index];
     const next = list[index + 1] || list[index - 1];
+    const refocus = focusInQueue();
     decided.add(item.comment_id);
-    selectedId = next ? next.comment_id : null;
+    if (selectedId === item.comment_id) selectedId = next ? next.comment_id : null;
+    startSettle();
+    decisionToast(item, action, false);
     render(true);
+    if (refocus) focusSelected();
+    const selectedNode = selectedId && cardNode(selectedId);
+    if (selectedNode) reveal(selectedNode);
     const body = { action };
     const note = notes.get(item.comment_id);
     if (note) body.note = note;
     try {
-      const result = await api("POST", "/moderate/reviews/" + encodeURIComponent(item.comment_id) + "/decision", body);
+      const result = await api("POST", reviewPath(item.comment_id, "decision"), body);
       if (result.ok) {
         notes.delete(item.comment_id);
-        toast((action === "approve" ? "Approved" : "Rejected") + ": " + item.comment_id);
+        claimedHere.delete(item.comment_id);
+        lastDecision = { commentId: item.comment_id, action, decision: result.data, at: Date.now() };
+        decisionToast(item, action, true);
       } else if (result.data && result.data.error === "already_decided") {
         toast("Already decided by " + ((result.data.decision && result.data.decision.actor) || "someone else"));
+      } else if (result.data && result.data.error === "claimed") {
+        toast("Claimed by " + result.data.claim.moderator + ": left for them");
       } else {
         decided.delete(item.comment_id);
         toast((result.data && result.data.message) || "Could not record the decision");
@@ -319,23 +576,102 @@
     refresh();
   }
 
-  function openNote() {
-    if (!selectedId) return;
-    noteText.value = notes.get(selectedId) || "";
+  // Claiming is explicit: it holds a comment (others skip it) while the moderator looks
+  // into it; the same control gives it back.
+  async function toggleClaim(id) {
+    const item = findItem(id);
+    if (!item || decided.has(id)) return;
+    try {
+      if (item.claim && item.claim.moderator === me) {
+        const result = await api("POST", reviewPath(id, "release"));
+        if (result.ok) {
+          claimedHere.delete(id);
+          item.claim = null;
+          toast("Released " + id + ": back in the queue for everyone");
+        } else {
+          toast((result.data && result.data.message) || "Could not release it");
+        }
+      } else {
+        const result = await api("POST", reviewPath(id, "claim"));
+        if (result.ok) {
+          claimedHere.add(id);
+          item.claim = { moderator: result.data.moderator, claimed_at: result.data.claimed_at, expires_at: result.data.expires_at };
+          toast("Claimed " + id + ": others skip it until you release it or decide (or " + claimText(item.claim).replace(/^claimed by you /, "") + ")");
+        } else if (result.status === 409 && result.data && result.data.claim) {
+          toast("Claimed by " + result.data.claim.moderator + " already");
+        } else {
+          toast((result.data && result.data.message) || "Could not claim it");
+        }
+      }
+    } catch (e) {
+      toast("Network error: nothing changed");
+    }
+    render(false);
+    refresh();
+  }
+
+  function toggleExpanded(id) {
+    const node = id && cardNode(id);
+    if (!node || node.querySelector(".more").hidden) return;
+    if (expanded.has(id)) expanded.delete(id);
+    else expanded.add(id);
+    render(false);
+    const again = cardNode(id);
+    if (again && !expanded.has(id)) reveal(again); // shrinking may leave it above the view
+  }
+
+  function openNote(id) {
+    if (!id) return;
+    noteFor = id;
+    focusBeforeDialog = document.activeElement;
+    noteText.value = notes.get(id) || "";
     noteDialog.hidden = false;
     noteText.focus();
   }
 
   function closeNote(save) {
-    if (save && selectedId) {
+    if (save && noteFor) {
       const value = noteText.value.trim();
-      if (value) notes.set(selectedId, value);
-      else notes.delete(selectedId);
+      if (value) notes.set(noteFor, value);
+      else notes.delete(noteFor);
     }
     noteDialog.hidden = true;
     noteText.blur();
-    render(true);
+    render(false);
+    restoreFocus();
   }
+
+  function restoreFocus() {
+    const before = focusBeforeDialog;
+    focusBeforeDialog = null;
+    if (before && before.isConnected && before !== document.body) before.focus({ preventScroll: true });
+    else focusSelected();
+  }
+
+  function setHelp(show) {
+    if (show === !helpEl.hidden) return;
+    if (show) {
+      focusBeforeDialog = document.activeElement;
+      helpEl.hidden = false;
+      document.getElementById("help-close").focus();
+    } else {
+      helpEl.hidden = true;
+      restoreFocus();
+    }
+  }
+
+  function act(action, id) {
+    switch (action) {
+      case "approve": decide("approve", id); break;
+      case "reject": decide("reject", id); break;
+      case "note": openNote(id); break;
+      case "claim": toggleClaim(id); break;
+      case "expand": toggleExpanded(id); break;
+      default: break;
+    }
+  }
+
+  // --- polling -----------------------------------------------------------------------------
 
   function updateFilter(articles) {
     const chosen = filterEl.value;
@@ -372,21 +708,31 @@
       me = data.moderator;
       const present = new Set(items.map((i) => i.comment_id));
       for (const id of [...decided]) if (!present.has(id)) decided.delete(id);
+      for (const id of [...claimedHere]) {
+        // Still held unless the queue shows it without this moderator's claim (expired, or
+        // taken over); one filtered out of view is still given back when the page goes.
+        const item = findItem(id);
+        if (item && (!item.claim || item.claim.moderator !== me)) claimedHere.delete(id);
+      }
       document.getElementById("count-open").textContent = data.counters.open;
       document.getElementById("count-claimed").textContent = data.counters.claimed;
       document.getElementById("count-decided").textContent = data.counters.decided_today;
       updateFilter(data.articles);
-      statusEl.textContent = "Updated " + new Date().toLocaleTimeString();
+      if (statusEl.textContent) statusEl.textContent = "";
+      updatedEl.textContent = "Updated " + new Date().toLocaleTimeString();
       document.body.dataset.loaded = "1";
       render(false);
-      if (selectedId && claimedId !== selectedId) scheduleClaim();
-      else if (selectedId) claimSelected();
+      refreshAges();
     } catch (e) {
       statusEl.textContent = "Offline? Retrying…";
     } finally {
       inFlight = false;
     }
   }
+
+  // --- events ------------------------------------------------------------------------------
+
+  const REPEATABLE = new Set(["j", "k"]); // holding j or k moves on; no other key repeats
 
   document.addEventListener("keydown", (event) => {
     if (!noteDialog.hidden) {
@@ -395,22 +741,73 @@
       return;
     }
     const target = event.target;
-    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
+    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT" || target.isContentEditable)) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const keys = ["j", "k", "a", "r", "n", "c", "e", "?", "Escape"];
+    if (!keys.includes(event.key)) return;
+    if (event.repeat && !REPEATABLE.has(event.key)) { event.preventDefault(); return; }
+    if (!helpEl.hidden && event.key !== "?" && event.key !== "Escape") return; // help first
     switch (event.key) {
       case "j": move(1); break;
       case "k": move(-1); break;
-      case "a": decide("approve"); break;
-      case "r": decide("reject"); break;
-      case "n": event.preventDefault(); openNote(); break;
-      case "?": helpEl.hidden = !helpEl.hidden; break;
-      case "Escape": helpEl.hidden = true; break;
+      case "a": decide("approve", selectedId); break;
+      case "r": decide("reject", selectedId); break;
+      case "n": event.preventDefault(); openNote(selectedId); break;
+      case "c": toggleClaim(selectedId); break;
+      case "e": toggleExpanded(selectedId); break;
+      case "?": setHelp(helpEl.hidden); break;
+      case "Escape": setHelp(false); break;
       default: return;
     }
   });
-  document.getElementById("help-button").addEventListener("click", () => { helpEl.hidden = !helpEl.hidden; });
-  helpEl.addEventListener("click", () => { helpEl.hidden = true; });
+
+  queueEl.addEventListener("click", (event) => {
+    const node = event.target.closest(".card");
+    if (!node) return;
+    const id = node.dataset.id;
+    const control = event.target.closest("button[data-action]");
+    if (id !== selectedId) select(id, { focus: !control, scroll: false });
+    if (control && !control.disabled) act(control.dataset.action, id);
+  });
+  // Tabbing or a screen reader moving into a card selects it.
+  queueEl.addEventListener("focusin", (event) => {
+    const node = event.target.closest(".card");
+    if (node && node.dataset.id !== selectedId) select(node.dataset.id, { focus: false, scroll: false });
+  });
+
+  document.getElementById("prev-button").addEventListener("click", () => move(-1));
+  document.getElementById("next-button").addEventListener("click", () => move(1));
+  document.getElementById("help-button").addEventListener("click", () => setHelp(helpEl.hidden));
+  document.getElementById("help-close").addEventListener("click", (event) => { event.stopPropagation(); setHelp(false); });
+  helpEl.addEventListener("click", (event) => { if (event.target === helpEl) setHelp(false); });
+  document.getElementById("note-save").addEventListener("click", () => closeNote(true));
+  document.getElementById("note-cancel").addEventListener("click", () => closeNote(false));
   filterEl.addEventListener("change", () => { filterEl.blur(); refresh(); });
+
+  // Give back what this page claimed when it goes away (a closed tab holds nothing).
+  window.addEventListener("pagehide", () => {
+    for (const id of claimedHere) {
+      fetch(reviewPath(id, "release"), {
+        method: "POST",
+        keepalive: true,
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf },
+      }).catch(() => {});
+    }
+    claimedHere.clear();
+  });
+
+  // The header's height, for scroll-padding (the browser's own scrolling to a focused
+  // element keeps it below the header too).
+  function measureHeader() {
+    document.documentElement.style.setProperty("--header-h", headerEl.offsetHeight + "px");
+  }
+  measureHeader();
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { measureHeader(); measureClamps(); }, 150);
+  });
 
   refresh();
   setInterval(refresh, POLL_MS);
