@@ -208,3 +208,22 @@ def test_the_queue_poll_takes_no_write_lock(page, session_factory):
         event.remove(engine, "before_cursor_execute", record)
     # SQLite: a plain (deferred) BEGIN, not BEGIN IMMEDIATE; PostgreSQL sends none here.
     assert begins == (["BEGIN"] if engine.dialect.name == "sqlite" else [])
+
+
+def test_the_help_lists_every_key_the_script_takes_and_each_has_a_button(page):
+    """The keyboard help is written in the template and the keys in moderate.js: they agree
+    (``Esc`` is ``Escape``; ``Tab`` is the browser's), and every key is on a button."""
+    js = page.get("/moderate/static/moderate.js").text
+    m = re.search(r"const keys = \[([^\]]*)\];", js)
+    assert m, "moderate.js: the list of keys the keydown handler takes"
+    handled = set(re.findall(r'"([^"]+)"', m.group(1)))
+    sign_in(page)
+    html = page.get("/moderate").text
+    help_html = html[html.index('id="help"') :]
+    listed = set(re.findall(r"<kbd>([^<]+)</kbd>", help_html))
+    assert {"Escape" if k == "Esc" else k for k in listed} - {"Tab"} == handled
+    # A button for each: the header's (Previous, Next, Help) and the cards' (made by the
+    # script with button(label, action, key)).
+    header_keys = set(re.findall(r'aria-keyshortcuts="([^"]+)"', html))
+    card_keys = set(re.findall(r'button\([^\n]*?, "\w+", "(\w)"\)', js))
+    assert header_keys | card_keys == handled - {"Escape"}, (header_keys, card_keys)
