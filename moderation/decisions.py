@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from moderation import audit, webhooks
+from moderation import audit, reports, webhooks
 from moderation.db.models import (
     Comment,
     CommentStatus,
@@ -19,7 +19,15 @@ from moderation.db.models import (
     Decision,
     utcnow,
 )
-from moderation.policy import Action, ArticleFacts, EvaluationContext, HistoryQuery, RuleSet
+from moderation.policy import (
+    NO_REPORTS,
+    Action,
+    ArticleFacts,
+    EvaluationContext,
+    HistoryQuery,
+    ReportCounts,
+    RuleSet,
+)
 
 STATUS_FOR_ACTION = {
     Action.APPROVE: CommentStatus.APPROVED,
@@ -181,11 +189,20 @@ def rules_context(
     scores: Mapping[str, float] | None = None,
     evidence: Mapping[str, Any] | None = None,
     history: Mapping[HistoryQuery, int] | None = None,
+    report_counts: ReportCounts | None = None,
 ) -> EvaluationContext:
     """What the rules see of a comment: its scores (fresh from the scorers, or as stored),
-    the text, the article, and the author's history counts the rules ask for (``history``
-    when the caller counted them for many comments with ``author_histories``)."""
+    the text, the article, the author's history counts the rules ask for (``history``
+    when the caller counted them for many comments with ``author_histories``) and, when the
+    rules read them, the readers' reports since the latest moderator decision
+    (``report_counts`` when the caller counted them with ``reports.unreviewed_counts``)."""
     article = comment.article
+    if report_counts is None:
+        report_counts = (
+            reports.unreviewed_counts(session, [comment.id])[comment.id]
+            if ruleset.needs_reports
+            else NO_REPORTS
+        )
     return EvaluationContext(
         scores=dict(scores) if scores is not None else {s.name: s.value for s in comment.scores},
         text=comment.text,
@@ -210,4 +227,5 @@ def rules_context(
         evidence=dict(evidence)
         if evidence is not None
         else {s.name: s.evidence for s in comment.scores if s.evidence},
+        reports=report_counts,
     )

@@ -89,6 +89,25 @@ DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 10.0
 DEFAULT_WEBHOOK_SWEEP_AFTER_SECONDS = 30.0
 """A pending delivery this far past its due time with no live job is enqueued again."""
 
+DEFAULT_REPORT_HIDE_THRESHOLD = 0
+"""Readers' reports at which a published (approved) comment is hidden pending review; 0:
+never. Off by default: with a number, that many readers (who need only be distinct reader
+ids to the publisher) take a comment down before a person has looked, which is what a
+brigade wants; a publisher that knows its readers and its moderators' hours chooses the
+number. Counted as the rules count them: since the latest moderator decision."""
+
+DEFAULT_REPORT_NOTE_CHARS = 2000
+"""Longest note a reader may give with a report."""
+
+DEFAULT_REPORTS_SWEEP_AFTER_SECONDS = 30.0
+"""A report whose comment was not reconsidered this long after it arrived, and whose job
+is not live (Redis lost it), is queued again by the sweeper."""
+
+HIDDEN_REVIEW_PRIORITY = 50
+"""Review priority of a comment hidden by reports when the rules would not have escalated
+it (the same as ``rules/default.yaml``'s ``reported`` rule): it is off the site until a
+person looks."""
+
 
 # --- offline tools (``moderation eval|train``): read by the parser and the tools alike ---
 

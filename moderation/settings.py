@@ -119,6 +119,14 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(default=defaults.DEFAULT_WEBHOOK_TIMEOUT_SECONDS, gt=0)
 
+    # Readers' reports (POST /v1/comments/{id}/reports).
+    report_hide_threshold: int = Field(
+        default=defaults.DEFAULT_REPORT_HIDE_THRESHOLD,
+        ge=0,
+        description="Reports at which an approved comment is hidden pending review (the "
+        "publisher gets comment.hidden, once per comment); 0: never.",
+    )
+
     # The Perspective-compatible API (/v1alpha1/comments:analyze, docs/perspective.md).
     perspective_enabled: bool = Field(
         default=True,

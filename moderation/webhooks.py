@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -40,7 +40,7 @@ from moderation.db.models import (
 )
 from moderation.db.session import read_only
 from moderation.exceptions import NotFoundError, QueueUnavailableError
-from moderation.policy import Action
+from moderation.policy import Action, ReportCounts, ReportReason
 from moderation.queue import enqueue_overdue, requeue_orphans
 from moderation.settings import Settings
 
@@ -52,6 +52,7 @@ _SESSION_KEY = "moderation.webhooks.recorded"
 
 EVENT_DECIDED = "comment.decided"
 EVENT_ESCALATED = "comment.escalated"
+EVENT_HIDDEN = "comment.hidden"
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -72,22 +73,59 @@ def payload(comment: Comment, decision: Decision) -> dict[str, Any]:
         "decided_by": decision.decided_by,
         "reasons": [{"rule": r["rule"], "message": r["message"]} for r in decision.reasons or []],
         "rules_version": decision.rules_version,
-        "decided_at": decision.decided_at.isoformat().replace("+00:00", "Z"),
+        "decided_at": _timestamp(decision.decided_at),
     }
+
+
+def hidden_payload(
+    comment: Comment, decision: Decision | None, reports: ReportCounts, hidden_at: datetime
+) -> dict[str, Any]:
+    """``comment.hidden``: readers' reports took a published comment down pending review;
+    the moderator's decision follows as ``comment.decided``."""
+    return {
+        "event": EVENT_HIDDEN,
+        "comment_id": comment.id,
+        "article_id": comment.article_id,
+        "reasons": [
+            {"rule": r["rule"], "message": r["message"]}
+            for r in (decision.reasons if decision is not None else None) or []
+        ],
+        "reports": {
+            "total": reports.total,
+            "by_reason": {r.value: reports.count(r.value) for r in ReportReason},
+        },
+        "hidden_at": _timestamp(hidden_at),
+    }
+
+
+def _timestamp(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
 
 
 def record_event(
     session: Session, comment: Comment, decision: Decision, *, url: str
 ) -> WebhookDelivery:
     """Add the delivery for ``decision`` to the session (same transaction as the decision)."""
-    data = payload(comment, decision)
+    return record_delivery(session, comment, payload(comment, decision), decision, url=url)
+
+
+def record_delivery(
+    session: Session,
+    comment: Comment,
+    data: dict[str, Any],
+    decision: Decision | None,
+    *,
+    url: str,
+) -> WebhookDelivery:
+    """Add a delivery of ``data`` (an event's payload) to the session, in the transaction of
+    what it reports; the caller enqueues it after commit (``enqueue_recorded``)."""
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     session.flush()  # the decision's id
     delivery = WebhookDelivery(
         id=f"dlv_{uuid.uuid4().hex}",
         event=data["event"],
         comment_id=comment.id,
-        decision_id=decision.id,
+        decision_id=decision.id if decision is not None else None,
         url=url,
         body=body,
         status=DeliveryStatus.PENDING.value,

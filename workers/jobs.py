@@ -1,7 +1,9 @@
 """RQ jobs. Each takes ids, re-reads state, and returns early when there is nothing to do,
 so a job that runs twice (a retry, a sweep after a crash) is harmless.
 
-``score_comments`` decides; the evidence spans, which cost a re-score per word, are left
+``score_comments`` decides (with the readers' reports the comment has when the rules read
+them); ``reconsider_comments`` evaluates a reported comment again (its stored scores, the
+current rules, its reports); the evidence spans, which cost a re-score per word, are left
 pending and computed afterwards by ``explain_comments``: for a rejected or escalated
 comment, enqueued once the decision is committed (and its webhook queued) on the
 low-priority ``MODERATION_EXPLAIN_QUEUE``; for an approved one, which nobody reads for its
@@ -19,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from moderation import webhooks
+from moderation import reconsideration, reports, webhooks
 from moderation.db.models import (
     Article,
     ArticleFeature,
@@ -29,7 +31,7 @@ from moderation.db.models import (
     Score,
 )
 from moderation.decisions import record_decision, rules_context
-from moderation.policy import Action
+from moderation.policy import NO_REPORTS, Action
 from moderation.queue import enqueue_explain, read_by_people
 from moderation.scoring import ArticleInput, CommentInput, ScorerSet, spans_pending
 from moderation.scoring._explain import with_spans
@@ -86,6 +88,11 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
             raise
 
         ruleset = rt.rulebook.current()
+        reported = (
+            reports.unreviewed_counts(session, [c.id for c in comments])
+            if ruleset.needs_reports
+            else {}
+        )
         unexplained: list[str] = []
         for comment, outcome in zip(comments, scored, strict=True):
             for old in list(comment.scores):
@@ -101,7 +108,12 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
                     )
                 )
             ctx = rules_context(
-                session, comment, ruleset, scores=outcome.scores, evidence=outcome.evidence
+                session,
+                comment,
+                ruleset,
+                scores=outcome.scores,
+                evidence=outcome.evidence,
+                report_counts=reported.get(comment.id, NO_REPORTS),
             )
             verdict = ruleset.evaluate(ctx)
             decision = record_decision(
@@ -225,6 +237,20 @@ def _escalate_unscorable(
         only_if_status=CommentStatus.PENDING.value,
         webhook_url=webhook_url,
     )
+
+
+def reconsider_comments(comment_ids: Sequence[str]) -> dict[str, Any]:
+    """Evaluate reported comments again with their stored scores and reports (the RQ entry
+    point; ``moderation.reconsideration`` says what that does). Safe to re-run."""
+    rt = get_runtime()
+    results = reconsideration.reconsider_comments(
+        session_factory=rt.session_factory,
+        conn=rt.redis,
+        settings=rt.settings,
+        ruleset=rt.rulebook.current(),
+        comment_ids=comment_ids,
+    )
+    return {"pid": os.getpid(), **reconsideration.job_result(results)}
 
 
 def explain_comments(comment_ids: Sequence[str]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from moderation import heartbeats
 from moderation.connections import connect, resolve_redis_url
 from moderation.heartbeats import Heartbeat, WorkerState
 from moderation.queue import SCORE_JOB, scoring_queues, sweep_pending
+from moderation.reconsideration import sweep_reports
 from moderation.settings import Settings, get_settings
 from moderation.webhooks import sweep_deliveries
 from workers import process
@@ -152,6 +153,7 @@ class Maintenance(threading.Thread):
                 sweep_deliveries(
                     session_factory=rt.session_factory, conn=conn, settings=rt.settings
                 )
+                sweep_reports(session_factory=rt.session_factory, conn=conn, settings=rt.settings)
             except Exception as exc:  # noqa: BLE001 - Redis or the database may be down for a while
                 log.warning("sweep failed (will retry): %s", exc)
 

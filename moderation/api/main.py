@@ -17,6 +17,7 @@ from moderation.api.routes import (
     discovery,
     health,
     perspective,
+    reports,
     reviews,
     rules,
     webhooks,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(articles.router)
     app.include_router(comments.router)
+    app.include_router(reports.router)
     app.include_router(decisions.router)
     app.include_router(reviews.router)
     app.include_router(webhooks.router)

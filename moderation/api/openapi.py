@@ -205,6 +205,8 @@ def _operation_ids(doc: dict[str, Any]) -> dict[tuple[str, str], str]:
 
 COMMENT_ID_TARGETS = [
     ("GET", "/v1/comments/{comment_id}"),
+    ("POST", "/v1/comments/{comment_id}/reports"),
+    ("GET", "/v1/comments/{comment_id}/reports"),
     ("POST", "/v1/comments/{comment_id}/decision"),
     ("POST", "/v1/reviews/{comment_id}/claim"),
     ("POST", "/v1/reviews/{comment_id}/release"),

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from moderation import defaults
-from moderation.policy import Action
+from moderation.policy import NO_REPORTS, Action, ReportCounts, ReportReason
 from moderation.reviews import ModeratorAction
 
 
@@ -175,6 +175,35 @@ class LatestDecisionPublic(DecisionPublic):
     """Evidence behind the scores the reasons rest on (spans, links, duplicates)."""
 
 
+class ReportReasonCounts(BaseModel):
+    abusive: int = 0
+    off_topic: int = 0
+    spam: int = 0
+    other: int = 0
+
+
+class ReportCountsPublic(BaseModel):
+    """Readers' reports of a comment, one per reader."""
+
+    total: int = Field(default=0, description="Every report received")
+    by_reason: ReportReasonCounts = ReportReasonCounts()
+    unreviewed: int = Field(
+        default=0,
+        description="Reports made since the comment's latest moderator decision (all of "
+        "them when it has none): what the rules count",
+    )
+
+
+def report_counts_public(
+    received: ReportCounts = NO_REPORTS, unreviewed: ReportCounts = NO_REPORTS
+) -> ReportCountsPublic:
+    return ReportCountsPublic(
+        total=received.total,
+        by_reason=ReportReasonCounts(**{r.value: received.count(r.value) for r in ReportReason}),
+        unreviewed=unreviewed.total,
+    )
+
+
 class CommentPublic(BaseModel):
     id: str
     article_id: str
@@ -188,6 +217,13 @@ class CommentPublic(BaseModel):
     scores: dict[str, float]
     evidence: dict[str, Any]
     decisions: list[DecisionPublic]
+    reports: ReportCountsPublic = ReportCountsPublic()
+    hidden_at: datetime | None = Field(
+        default=None,
+        description="When readers' reports hid the published comment pending review (the "
+        "publisher got comment.hidden); a comment is hidden at most once, and the "
+        "moderator's decision after it says whether it is shown again",
+    )
 
 
 class FieldError(BaseModel):
@@ -218,8 +254,9 @@ class BatchResult(BaseModel):
     results: list[BatchItemResult]
 
 
-def comment_public(comment: Any) -> CommentPublic:
-    """The API's view of a stored comment (``moderation.db.models.Comment``)."""
+def comment_public(comment: Any, reports: Any = None) -> CommentPublic:
+    """The API's view of a stored comment (``moderation.db.models.Comment``), with its
+    ``moderation.reports.ReportTally`` when given (none: no reports)."""
     decisions = [
         DecisionPublic(
             action=d.action,
@@ -255,6 +292,75 @@ def comment_public(comment: Any) -> CommentPublic:
         scores=scores,
         evidence=evidence,
         decisions=decisions,
+        reports=report_counts_public()
+        if reports is None
+        else report_counts_public(reports.received, reports.unreviewed),
+        hidden_at=comment.hidden_at,
+    )
+
+
+# --- readers' reports --------------------------------------------------------------------
+
+
+ReportNote = Annotated[
+    str,
+    StringConstraints(max_length=defaults.DEFAULT_REPORT_NOTE_CHARS),
+    AfterValidator(_storable),
+    AfterValidator(_not_blank),
+    Field(json_schema_extra={"pattern": NOT_BLANK_NO_NUL}),
+]
+"""``NonBlank`` with the length checked first, so that a long note is told its limit."""
+
+
+class ReportCreate(Strict):
+    reporter_id: Annotated[
+        Identifier, Field(description="The reader's id at the publisher: one report per reader")
+    ]
+    reason: ReportReason
+    note: ReportNote | None = None
+
+
+class ReportPublic(BaseModel):
+    reporter_id: str
+    reason: ReportReason
+    note: str | None
+    created_at: datetime
+
+
+ReportOutcome = Literal["counted", "reconsidering", "duplicate"]
+CommentStatusName = Literal["pending", "approved", "rejected", "escalated"]
+
+
+class ReportResult(BaseModel):
+    """What a report did: the comment's reports now, and what happens next."""
+
+    comment_id: str
+    reports: ReportCountsPublic
+    report: ReportPublic = Field(
+        description="This reader's report as stored (the first one, when it is a repeat)"
+    )
+    outcome: ReportOutcome = Field(
+        description="counted: the comment is pending (its scoring counts the report) or "
+        "rejected; reconsidering: the comment is approved or escalated, and a job evaluates "
+        "it again with its reports (it may go back to review, rise in the queue, or be hidden); "
+        "duplicate: this reader had reported it already, nothing was counted"
+    )
+    comment_status: CommentStatusName
+    hidden_at: datetime | None
+
+
+class CommentReportsPublic(BaseModel):
+    comment_id: str
+    reports: ReportCountsPublic
+    items: list[ReportPublic] = Field(description="The reports, oldest first")
+
+
+def report_public(report: Any) -> ReportPublic:
+    return ReportPublic(
+        reporter_id=report.reporter_id,
+        reason=report.reason,
+        note=report.note,
+        created_at=report.created_at,
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -127,6 +128,9 @@ class Comment(Base):
     enqueued_at: Mapped[datetime | None]
     scoring_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    hidden_at: Mapped[datetime | None]
+    """When readers' reports hid the published comment pending review (the publisher got
+    ``comment.hidden``); set once, never cleared: a comment is hidden at most once."""
 
     article: Mapped[Article] = relationship()
     scores: Mapped[list[Score]] = relationship(
@@ -173,6 +177,27 @@ class Decision(Base):
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     comment: Mapped[Comment] = relationship(back_populates="decisions")
+
+
+class CommentReport(Base):
+    """A reader's report of a comment: one per reader and comment (a second one is the same
+    report). ``job_id`` and ``reconsidered_at`` are the outbox of the reconsideration job:
+    a report not reconsidered whose job is not live is queued again by the sweeper."""
+
+    __tablename__ = "comment_reports"
+    __table_args__ = (
+        UniqueConstraint("comment_id", "reporter_id", name="uq_comment_reports_comment_reporter"),
+        Index("ix_comment_reports_reconsidered_created", "reconsidered_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    reporter_id: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    reconsidered_at: Mapped[datetime | None]
 
 
 class RulesVersion(Base):

@@ -153,6 +153,8 @@ def test_the_document_carries_the_configured_limits_and_the_links(docs_client, m
     assert links["get_comments"]["parameters"] == {"comment_id": "$response.body#/id"}
     assert set(links) == {
         "get_comments",
+        "post_comments_reports",
+        "get_comments_reports",
         "post_comments_decision",
         "post_reviews_claim",
         "post_reviews_release",

@@ -39,6 +39,7 @@ from moderation.db.models import CommentStatus
 from moderation.db.session import READ_ONLY, database_unavailable, read_only
 from moderation.exceptions import ConflictError, QueueUnavailableError, UnknownReferenceError
 from moderation.queue import ask_explain, enqueue_scoring
+from moderation.reports import report_tally
 from moderation.scoring import spans_pending
 from moderation.settings import Settings
 
@@ -310,7 +311,7 @@ def _item_error(
     "/{comment_id}",
     response_model=CommentPublic,
     responses={404: {"model": ErrorBody}},
-    summary="A comment, its scores and its decisions",
+    summary="A comment, its scores, its decisions and its readers' reports",
 )
 async def read_comment(
     comment_id: CommentId,
@@ -342,7 +343,8 @@ async def read_comment(
         # reader's, so that on SQLite it never waits behind a writer.
         with read_only(factory) as session:
             comment = get_comment(session, comment_id)
-            return comment_public(comment), comment.status != CommentStatus.PENDING.value
+            public = comment_public(comment, report_tally(session, comment_id))
+            return public, comment.status != CommentStatus.PENDING.value
 
     public, decided = await run_in_threadpool(load)
     deadline = time.monotonic() + wait
