@@ -13,10 +13,11 @@ from fastapi.testclient import TestClient
 from rq import Queue
 from sqlalchemy import func, select, update
 
-from moderation.db import AuditEntry, Comment, CommentReport, Decision
+from moderation.db import AuditEntry, Comment, CommentReport, Decision, Score
 from moderation.db.models import WebhookDelivery, utcnow
 from moderation.decisions import rules_context
 from moderation.policy import load_rules
+from moderation.queue import EXPLAIN_JOB, explain_queue
 from moderation.reconsideration import (
     RECONSIDER_JOB,
     Outcome,
@@ -229,6 +230,13 @@ def test_an_approved_comment_goes_back_to_review_after_three_reports(
     add_comment(
         session_factory, "c1", "Fair point about the buses.", action="approve", toxicity=0.1
     )
+    with session_factory() as s:  # an approved comment's spans are left for when asked
+        s.execute(
+            update(Score)
+            .where(Score.comment_id == "c1", Score.name == "toxicity")
+            .values(evidence={"model": "test", "spans": None, "spans_pending": True})
+        )
+        s.commit()
     for reader, reason in [("r1", "abusive"), ("r2", "abusive")]:
         assert report(api, "c1", reader, reason).json()["outcome"] == "reconsidering"
     [result] = reconsider(session_factory, report_settings, redis_conn, "c1")
@@ -236,6 +244,9 @@ def test_an_approved_comment_goes_back_to_review_after_three_reports(
     assert report(api, "c1", "r3", "other").status_code == 201
     [result] = reconsider(session_factory, report_settings, redis_conn, "c1")
     assert result.outcome is Outcome.REQUEUED and not result.hidden
+    # A moderator will read it now: its spans are queued.
+    [explain] = explain_queue(redis_conn, report_settings).jobs
+    assert explain.func_name == EXPLAIN_JOB and explain.args == (["c1"],)
 
     [review] = api.get("/v1/reviews", headers=MOD).json()["items"]
     assert review["comment_id"] == "c1" and review["status"] == "open"

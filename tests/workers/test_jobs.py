@@ -147,6 +147,27 @@ def test_author_history_is_counted_from_earlier_comments(runtime, session_factor
     assert counts == {queries[0]: 1, queries[1]: 3, queries[2]: 3}
 
 
+def test_readers_reports_are_counted_when_a_pending_comment_is_scored(runtime, session_factory):
+    from moderation.policy import ReportReason
+    from moderation.reports import NewReport, record_report
+
+    text = "Faster buses on Main Street are worth losing some parking."
+    add(session_factory, "reported", text)
+    add(session_factory, "quiet", text, author="u2")
+    with session_factory() as s:
+        for reader in ("r1", "r2", "r3"):
+            new = NewReport(reporter_id=reader, reason=ReportReason.SPAM)
+            record_report(session=s, comment_id="reported", new=new)
+        s.commit()
+    process_comments(runtime, ["reported", "quiet"])
+    with session_factory() as s:
+        reported, quiet = s.get(Comment, "reported"), s.get(Comment, "quiet")
+        assert (reported.status, quiet.status) == ("escalated", "approved")
+        [decision] = s.scalars(select(Decision).where(Decision.comment_id == "reported")).all()
+    assert decision.rule == "reported" and decision.priority == 50
+    assert decision.reasons == [{"rule": "reported", "message": "reported by 3 readers (3 spam)"}]
+
+
 def _toxicity_evidence(session_factory, cid):
     with session_factory() as s:
         return s.get(Score, (cid, "toxicity")).evidence
