@@ -8,8 +8,9 @@ decision (nothing is re-scored):
 - **pending**: nothing; its scoring job counts the reports.
 - **approved**: back to the review queue (an escalation with the reports among its reasons)
   when the rules now escalate or reject it; never rejected without a person, since it was
-  published. A comment a moderator approved goes back only when the reports change the
-  outcome: with them, a rule decides that would not without them.
+  published. A comment a moderator approved goes back only on a rule about the reports
+  (one that reads them matches and escalates or rejects), counting the reports made after
+  that approval: the scores alone do not reopen a moderator's call.
 - **escalated**: its open review's priority rises to what the rules give it with the reports
   (the escalation's priority, labels and reasons are raised in place; the audit log keeps
   the old priority).
@@ -32,7 +33,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 from typing import Any
@@ -53,8 +54,14 @@ from moderation.db.models import (
 )
 from moderation.decisions import record_decision, rules_context
 from moderation.exceptions import QueueUnavailableError
-from moderation.policy import NO_REPORTS, Action, ReportCounts, RuleSet, Verdict
-from moderation.policy.evaluator import iter_conditions
+from moderation.policy import (
+    Action,
+    EvaluationContext,
+    Reason,
+    ReportCounts,
+    Rule,
+    RuleSet,
+)
 from moderation.queue import enqueue_explain, read_by_people, requeue_orphans, scoring_queue
 from moderation.reports import NO_TALLY, mark_reconsidered, report_tallies
 from moderation.scoring import spans_pending
@@ -158,33 +165,34 @@ def _reconsider_approved(
     by_moderator = latest is not None and latest.decided_by == DecidedBy.MODERATOR.value
     ctx = rules_context(session, comment, ruleset, report_counts=counts)
     verdict = ruleset.evaluate(ctx)
+    reported = _reporting(ruleset, ctx)
     reopen = verdict.action is not Action.APPROVE
-    if reopen and by_moderator:
-        # The moderator saw what the scores say: only what the reports add reopens it.
-        without = ruleset.evaluate(replace(ctx, reports=NO_REPORTS))
-        reopen = without.action is Action.APPROVE or without.rule != verdict.rule
+    if by_moderator:
+        # The moderator saw what the scores say: only a rule on the reports reopens it.
+        reopen = reopen and bool(reported)
     hide = _hide_due(settings, comment, counts)
     if not reopen and not hide:
         return Reconsidered(comment.id, Outcome.UNCHANGED)
 
     since = "the moderator's approval" if by_moderator else "it was approved"
     note = f"{_reports_text(counts)} since {since}"
-    if reopen and verdict.action is Action.REJECT:
+    if reopen and verdict.action is Action.REJECT:  # never rejected without a person
         note += f"; the rules would reject it ({verdict.rule}), but it was published: a person "
         note += "decides"
     if hide:
         note += "; hidden pending review"
-    reasons = [
-        {"rule": r.rule, "message": r.message} for r in verdict.reasons if r.rule != "default"
-    ]
-    if not _reports_among(ruleset, verdict) or hide:
+    rejecting = reopen and verdict.action is Action.REJECT
+    reasons = _with_report_reasons(verdict.reasons, reported)
+    if not reported or hide or rejecting:
         reasons.insert(0, {"rule": REPORTS_REASON, "message": note})
-    labels = [*verdict.labels, REPORTED_LABEL] + ([HIDDEN_LABEL] if hide else [])
+    labels = [*verdict.labels, *_labels(reported), REPORTED_LABEL] + (
+        [HIDDEN_LABEL] if hide else []
+    )
     # Sent back by the rules, or by the hide threshold alone (the rules would keep it).
     decided_by, rule = (
         (DecidedBy.RULES, verdict.rule) if reopen else (DecidedBy.SYSTEM, HIDDEN_RULE)
     )
-    priority = verdict.priority
+    priority = max([verdict.priority, *(rule.priority for rule, _ in reported)])
     if hide:
         priority = max(priority, defaults.HIDDEN_REVIEW_PRIORITY)
     decision = record_decision(
@@ -232,9 +240,11 @@ def _reconsider_escalated(
     escalation = comment.decisions[-1] if comment.decisions else None
     if escalation is None or escalation.action != Action.ESCALATE.value:
         return Reconsidered(comment.id, Outcome.UNCHANGED)
-    verdict = ruleset.evaluate(rules_context(session, comment, ruleset, report_counts=counts))
+    ctx = rules_context(session, comment, ruleset, report_counts=counts)
+    verdict = ruleset.evaluate(ctx)
+    reported = _reporting(ruleset, ctx)
     hide = _hide_due(settings, comment, counts)
-    priority = verdict.priority
+    priority = max([verdict.priority, *(rule.priority for rule, _ in reported)])
     if hide:
         priority = max(priority, defaults.HIDDEN_REVIEW_PRIORITY)
     raised = False
@@ -242,14 +252,12 @@ def _reconsider_escalated(
         reasons = list(escalation.reasons or [])
         known = {r["rule"] for r in reasons}
         added = [
-            {"rule": r.rule, "message": r.message}
-            for r in verdict.reasons
-            if r.rule not in known and r.rule != "default"
+            r for r in _with_report_reasons(verdict.reasons, reported) if r["rule"] not in known
         ]
-        if not _reports_among(ruleset, verdict) or hide:
+        if not reported or hide:
             note = f"{_reports_text(counts)}" + ("; hidden pending review" if hide else "")
             added.insert(0, {"rule": REPORTS_REASON, "message": note})
-        labels = [*(escalation.labels or []), *verdict.labels, REPORTED_LABEL]
+        labels = [*(escalation.labels or []), *verdict.labels, *_labels(reported), REPORTED_LABEL]
         if hide:
             labels.append(HIDDEN_LABEL)
         old = escalation.priority
@@ -286,17 +294,29 @@ def _reports_text(counts: ReportCounts) -> str:
     return f"{n} reader report{'s' if n != 1 else ''} ({counts.summary()})"
 
 
-def _reports_among(ruleset: RuleSet, verdict: Verdict) -> bool:
-    """Whether a rule that reads the reports is among the verdict's reasons (its message
-    then says why the reports matter, and no other reason needs to)."""
-    for reason in verdict.reasons:
-        try:
-            rule = ruleset.rule(reason.rule)
-        except KeyError:
-            continue
-        if any(cond.needs_reports() for cond, _ in iter_conditions(rule.spec.when, ())):
-            return True
-    return False
+def _reporting(ruleset: RuleSet, ctx: EvaluationContext) -> list[tuple[Rule, Reason]]:
+    """The rules on the reports that match and would send the comment to a person (their
+    messages say why the reports matter; no other reason then needs to)."""
+    return [
+        (rule, reason)
+        for rule, reason in ruleset.matching_report_rules(ctx)
+        if rule.action is not Action.APPROVE
+    ]
+
+
+def _labels(reported: Sequence[tuple[Rule, Reason]]) -> list[str]:
+    return [label for rule, _ in reported for label in rule.labels]
+
+
+def _with_report_reasons(
+    reasons: Sequence[Reason], reported: Sequence[tuple[Rule, Reason]]
+) -> list[dict[str, str]]:
+    """The verdict's reasons (the default's left out), then those of the matching rules on
+    the reports that the evaluation did not reach."""
+    out = [{"rule": r.rule, "message": r.message} for r in reasons if r.rule != "default"]
+    seen = {r["rule"] for r in out}
+    out += [{"rule": r.rule, "message": r.message} for _, r in reported if r.rule not in seen]
+    return out
 
 
 # --- hiding ---------------------------------------------------------------------------

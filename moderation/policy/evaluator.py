@@ -234,6 +234,12 @@ class RuleSet:
             if rule.decisive and (best is None or rule.priority > best):
                 best = rule.priority
             self._later_max[i] = best
+        self.report_rules: list[Rule] = [
+            r
+            for r in self.rules
+            if r.decisive and any(c.needs_reports() for c, _ in iter_conditions(r.spec.when, ()))
+        ]
+        """Rules with an action whose conditions read the readers' reports."""
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.source} version {self.version[:8]} ({len(self.rules)} rules)>"
@@ -243,6 +249,19 @@ class RuleSet:
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
+
+    def matching_report_rules(self, ctx: EvaluationContext) -> list[tuple[Rule, Reason]]:
+        """The ``report_rules`` that match ``ctx``, each with its reason, evaluated on their
+        own: what the reports ask of the comment, even where ``evaluate`` stops before them
+        (a rule of higher priority decided first)."""
+        facts = Facts(ctx)
+        out = []
+        for rule in self.report_rules:
+            facts.matched = []
+            if rule.test(facts):
+                message = rule.template.render(_lookup(facts, rule.id, facts.matched))
+                out.append((rule, Reason(rule.id, message)))
+        return out
 
     def evaluate(self, ctx: EvaluationContext) -> Verdict:
         facts = Facts(ctx)

@@ -326,6 +326,33 @@ def test_a_moderators_approval_is_reopened_only_by_reports_made_after_it(
     assert review["reasons"][1]["message"] == "reported by 3 readers (1 abusive, 2 spam)"
 
 
+def test_a_moderators_approval_of_a_rejected_comment_is_reopened_by_reports_alone(
+    api, session_factory, report_settings, redis_conn
+):
+    # The rules rejected it, a moderator overturned that: the scores alone never reopen it,
+    # though the rejection outranks the reports rule (priority 100 against 50).
+    add_comment(session_factory, "c1", "You absolute idiot.", action="reject", toxicity=0.96)
+    r = api.post("/v1/comments/c1/decision", json={"action": "approve"}, headers=MOD)
+    assert r.status_code == 201, r.text
+    assert report(api, "c1", "r1").status_code == 201
+    [result] = reconsider(session_factory, report_settings, redis_conn, "c1")
+    assert result.outcome is Outcome.UNCHANGED
+    for reader in ("r2", "r3"):
+        assert report(api, "c1", reader, "other").status_code == 201
+    [result] = reconsider(session_factory, report_settings, redis_conn, "c1")
+    assert result.outcome is Outcome.REQUEUED
+    [review] = api.get("/v1/reviews", headers=MOD).json()["items"]
+    assert review["rule"] == "very-toxic" and review["priority"] == 100
+    assert review["reasons"] == [
+        {"rule": "system:reports", "message": "3 reader reports (1 abusive, 2 other) since the "
+         "moderator's approval; the rules would reject it (very-toxic), but it was published: "
+         "a person decides"},
+        {"rule": "very-toxic", "message": "toxicity 0.96"},
+        {"rule": "reported", "message": "reported by 3 readers (1 abusive, 2 other)"},
+    ]  # fmt: skip
+    assert review["labels"] == ["abuse", "reported"]
+
+
 def test_reports_raise_an_escalated_comments_review_priority(
     api, session_factory, report_settings, redis_conn
 ):

@@ -197,3 +197,24 @@ def test_report_counts_refuse_unknown_reasons_and_negative_counts():
         ReportCounts({"spam": -1})
     assert ReportCounts({"spam": 2, "other": 1}).count("total") == 3
     assert ReportCounts().summary() == "none"
+
+
+def test_rules_on_the_reports_are_found_where_evaluation_stops_before_them():
+    text = (
+        "default: {action: approve}\n"
+        "rules:\n"
+        "  - {id: toxic, when: {score: toxicity, gte: 0.9}, action: reject, priority: 100}\n"
+        "  - {id: noted, when: {reports: {gte: 1}}, labels: [reported]}\n"
+        "  - id: reported\n"
+        "    when: {reports: {reason: abusive, gte: 2}}\n"
+        "    action: escalate\n"
+        "    priority: 50\n"
+        "    message: '{reports.abusive} abusive'\n"
+    )
+    ruleset = load_rules_text(text)
+    assert [r.id for r in ruleset.report_rules] == ["reported"]  # decisive ones only
+    ctx = replace(make_ctx("x", scores={"toxicity": 0.95}), reports=ReportCounts({"abusive": 2}))
+    assert ruleset.evaluate(ctx).rule == "toxic"
+    [(rule, reason)] = ruleset.matching_report_rules(ctx)
+    assert rule.id == "reported" and reason.message == "2 abusive"
+    assert ruleset.matching_report_rules(make_ctx("x")) == []
