@@ -214,8 +214,9 @@ def fit_label_model(
     examples that each carry some of ``labels`` (the rest are masked out of the loss).
 
     As :func:`fit_toxicity_model`, with one head output per label: a tenth of each source
-    is set aside to fit each label's stack (lexical logit, tuned logit) where that label is
-    present; every label's positives are weighted so both classes count equally (at most
+    is set aside to fit each label's stack (lexical logit, tuned logit, and the lexical
+    logit's positive part: alt-profanity-check is trusted more once it is sure) where that
+    label is present; every label's positives are weighted so both classes count equally (at most
     20 to 1). ``states`` caches the lower layers' states by text across calls (one cache
     per ``tuned_layers``: the states below a different layer differ). ``tuned_layers``: how
     many of MiniLM's top layers are fine-tuned (default ``DEFAULT_TUNED_LAYERS``)."""
@@ -281,11 +282,12 @@ def fit_label_model(
         y = np.array([bool(stacking[i].positive(label)) for i in rows])
         if len(rows) < 10 or y.sum() < 3 or (~y).sum() < 3:
             continue  # too few to fit: the tuned logit alone (the head was balanced)
-        features = np.column_stack([logit(lexical[rows]), logits[rows, column]])
+        z = logit(lexical[rows])
+        features = np.column_stack([z, logits[rows, column], np.maximum(z, 0.0)])
         second = LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced")
         second.fit(features, y)
-        a, b = (float(v) for v in second.coef_[0])
-        model.stacks[column] = (a, b, float(second.intercept_[0]))
+        a, b, d = (float(v) for v in second.coef_[0])
+        model.stacks[column] = (a, b, float(second.intercept_[0]), d)
         stacked = model.combine(lexical[rows], logits[rows, column], label)
         held_out[label] = {
             "rows": len(rows),

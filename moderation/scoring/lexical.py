@@ -32,7 +32,7 @@ from moderation.scoring._explain import (
     word_sums,
 )
 from moderation.scoring.base import CommentInput, ScoreResult
-from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, ToxicityModel, logit, sigmoid
+from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, ToxicityModel, sigmoid
 
 DEFAULT_MAX_CHARS = 4000
 """Characters of a comment that are scored; MiniLM reads ~256 word pieces anyway."""
@@ -182,16 +182,16 @@ class _TunedInside:
         weighted as the stack weighs it."""
         pairs = zip(texts, words, strict=True)
         variants = [remove_word(text, a, b) for text, spans in pairs for a, b in spans]
-        base = logit(lexical_probabilities(texts))
-        occluded = logit(lexical_probabilities(variants))
-        lexical_weight, tuned_weight = self.model.stack[0], self.model.stack[1]
+        base = self.model.lexical_part(lexical_probabilities(texts))
+        occluded = self.model.lexical_part(lexical_probabilities(variants))
+        tuned_weight = self.model.stack[1]
         attributions = self.model.top_attributions([self.states[t] for t in texts])
         estimates, at = [], 0
         for index, (text, spans) in enumerate(zip(texts, words, strict=True)):
             lexical_drop = base[index] - occluded[at : at + len(spans)]
             at += len(spans)
             tuned = word_sums(spans, self.offsets[text], attributions[index])
-            estimates.append(lexical_weight * lexical_drop + tuned_weight * tuned)
+            estimates.append(lexical_drop + tuned_weight * tuned)
         return estimates
 
     def without_words(self, items: Sequence[tuple[str, tuple[int, int]]]) -> np.ndarray:

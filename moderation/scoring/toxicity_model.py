@@ -58,6 +58,16 @@ def logit(p: np.ndarray) -> np.ndarray:
     return logits
 
 
+def _stack_row(row: Sequence[float]) -> tuple[float, float, float, float]:
+    """(lexical weight, tuned weight, intercept, lexical positive-part weight)."""
+    values = [float(v) for v in row]
+    if len(values) == 3:
+        values.append(0.0)
+    if len(values) != 4:
+        raise ValueError(f"a stacking row has 3 or 4 numbers, not {len(values)}")
+    return (values[0], values[1], values[2], values[3])
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
     return p
@@ -214,8 +224,9 @@ class ToxicityModel:
             stacks = [stack or (0.0, 1.0, 0.0)] + [(0.0, 1.0, 0.0)] * (len(labels) - 1)
         if len(stacks) != len(self.labels):
             raise ValueError(f"{len(stacks)} stacking rows for {len(self.labels)} labels")
-        # Per label: lexical weight, tuned weight, intercept.
-        self.stacks = [tuple(float(v) for v in row) for row in stacks]
+        # Per label: lexical weight, tuned weight, intercept, and the weight of the lexical
+        # logit's positive part (0 in files written before it existed: three numbers).
+        self.stacks = [_stack_row(row) for row in stacks]
         self.max_tokens = max_tokens
         self.metadata = dict(metadata or {})
 
@@ -226,7 +237,16 @@ class ToxicityModel:
 
     @stack.setter
     def stack(self, row: Sequence[float]) -> None:
-        self.stacks[0] = tuple(float(v) for v in row)
+        self.stacks[0] = _stack_row(row)
+
+    def lexical_part(self, lexical: np.ndarray, label: str = "toxicity") -> np.ndarray:
+        """What the lexical probability adds to ``label``'s stacked logit: linear in its
+        logit, plus a second slope where the logit is positive (the lexical model is
+        trusted more once it is sure)."""
+        a, _, _, d = self.stacks[self.labels.index(label)]
+        z = logit(lexical)
+        part: np.ndarray = a * z + d * np.maximum(z, 0.0)
+        return part
 
     def tuned_logits(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
         """The tuned top's ``toxicity`` logit per text."""
@@ -314,8 +334,9 @@ class ToxicityModel:
         self, lexical: np.ndarray, tuned_logits: np.ndarray, label: str = "toxicity"
     ) -> np.ndarray:
         """P(label) from the lexical probability and the tuned top's logit for ``label``."""
-        a, b, c = self.stacks[self.labels.index(label)]
-        return sigmoid(a * logit(lexical) + b * np.asarray(tuned_logits, dtype=np.float64) + c)
+        _, b, c, _ = self.stacks[self.labels.index(label)]
+        tuned = np.asarray(tuned_logits, dtype=np.float64)
+        return sigmoid(self.lexical_part(lexical, label) + b * tuned + c)
 
     def combine_labels(self, lexical: np.ndarray, logits: np.ndarray) -> dict[str, np.ndarray]:
         """Every label's probability from (texts, labels) tuned logits."""

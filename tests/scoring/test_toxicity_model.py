@@ -119,3 +119,19 @@ def test_a_file_tuned_from_another_minilm_is_refused(embedder, tmp_path: Path):
     np.savez(path, **contents)
     with pytest.raises(ModelUnavailableError, match="weights differ from the installed one"):
         ToxicityModel.load(path, embedder)
+
+
+def test_the_lexical_logit_gets_a_second_slope_where_it_is_positive(embedder, tmp_path: Path):
+    model = _model(embedder)
+    assert model.stack == (0.4, 1.3, -0.2, 0.0)  # three numbers: no second slope
+    model.stack = (0.4, 1.3, -0.2, 0.7)
+    model.save(tmp_path / "model.npz", embedder)
+    loaded = ToxicityModel.load(tmp_path / "model.npz", embedder)
+    assert loaded.stack == pytest.approx((0.4, 1.3, -0.2, 0.7))
+    lexical = np.array([0.1, 0.9, 0.5])
+    lexical_logit = np.log(lexical / (1 - lexical))
+    tuned = model.tuned_logits(embedder, TEXTS)
+    z = 0.4 * lexical_logit + 0.7 * np.maximum(lexical_logit, 0) + 1.3 * tuned - 0.2
+    assert np.allclose(loaded.predict(embedder, TEXTS, lexical), 1 / (1 + np.exp(-z)), atol=1e-6)
+    with pytest.raises(ValueError, match="3 or 4 numbers, not 2"):
+        model.stack = (0.4, 1.3)
