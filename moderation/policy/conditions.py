@@ -28,11 +28,19 @@ from datetime import UTC, datetime
 from functools import reduce
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    field_validator,
+    model_validator,
+)
 from pydantic.errors import PydanticUndefinedAnnotation
 
-from moderation.policy._schema import ListRef, NonEmptyStr, StrictModel
-from moderation.policy.context import Facts, HistoryQuery, ReportReason
+from moderation.policy._schema import ListRef, NonEmptyStr, StrictModel, describe
+from moderation.policy.context import AuthorStatus, Facts, HistoryQuery, ReportReason
 from moderation.policy.normaliser import (
     PhraseMatcher,
     TermMatcher,
@@ -41,6 +49,7 @@ from moderation.policy.normaliser import (
 )
 
 __all__ = [
+    "AuthorStatuses",
     "CONDITION_TAG_SUFFIX",
     "CONDITION_TYPES",
     "Comparison",
@@ -708,6 +717,52 @@ class ReportsCondition(ConditionModel):
 
     def needs_reports(self) -> bool:
         return True
+
+
+# --- the author's status ------------------------------------------------------------------
+
+
+_AUTHOR_STATUSES = tuple(status.value for status in AuthorStatus)
+
+
+def _author_statuses(value: Any) -> str | tuple[str, ...]:
+    """One status or a list of them; an unknown one names the statuses there are."""
+    items = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and not value:
+        raise ValueError(f"the list is empty; give at least one of: {', '.join(_AUTHOR_STATUSES)}")
+    for item in items:
+        if not isinstance(item, str) or item not in _AUTHOR_STATUSES:
+            raise ValueError(
+                f"{describe(item)} is not an author status; expected one of "
+                + ", ".join(_AUTHOR_STATUSES)
+                + (" or a list of them" if not isinstance(value, list) else "")
+            )
+    return value if isinstance(value, str) else tuple(dict.fromkeys(value))
+
+
+AuthorStatuses = Annotated[str | tuple[str, ...], PlainValidator(_author_statuses)]
+"""What ``author_status:`` holds: one of ``AuthorStatus``'s values, or a list of them."""
+
+
+@register_condition
+class AuthorStatusCondition(ConditionModel):
+    """``{author_status: premoderated}`` or ``{author_status: [suspended, banned]}``: the
+    status moderators set on the author, as in effect when the comment is decided (the
+    caller passes it; a suspension that has run out is ``normal``)."""
+
+    key: ClassVar[str] = "author_status"
+    author_status: AuthorStatuses
+
+    def statuses(self) -> tuple[str, ...]:
+        value = self.author_status
+        return (value,) if isinstance(value, str) else value
+
+    def compile(self, lists: Lists) -> Test:
+        wanted = frozenset(self.statuses())
+        return lambda facts: facts.ctx.author_status in wanted
+
+    def describe(self, d: Description) -> str:
+        return f"author_status {_list_text(self.author_status)}"
 
 
 _ready = True

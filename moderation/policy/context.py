@@ -20,6 +20,7 @@ __all__ = [
     "HISTORY_KINDS",
     "NO_REPORTS",
     "ArticleFacts",
+    "AuthorStatus",
     "EvaluationContext",
     "Facts",
     "HistoryQuery",
@@ -108,6 +109,18 @@ class ReportCounts:
 NO_REPORTS = ReportCounts()
 
 
+class AuthorStatus(str, Enum):  # noqa: UP042 - the values moderators set on an author
+    """What moderators set on an author (``PUT /v1/authors/{id}/status``); ``normal`` for
+    an author nobody set. The caller passes the status in effect when the comment is
+    decided: a suspension whose ``until`` has passed is ``normal`` again."""
+
+    TRUSTED = "trusted"
+    NORMAL = "normal"
+    PREMODERATED = "premoderated"
+    SUSPENDED = "suspended"
+    BANNED = "banned"
+
+
 @dataclass(frozen=True)
 class ArticleFacts:
     id: str
@@ -131,6 +144,13 @@ class EvaluationContext:
     """Readers' reports of the comment (``RuleSet.needs_reports`` says whether the rules read
     them). None is a true default here, unlike history: a comment nobody has reported, a
     Perspective request, a comment replayed offline."""
+    author_status: str = AuthorStatus.NORMAL.value
+    """The author's status in effect (``AuthorStatus``'s values), looked up by the caller
+    (``moderation.authors``); ``normal`` for an author no moderator set, a Perspective
+    request, an evaluation without authors."""
+
+    def __post_init__(self) -> None:
+        AuthorStatus(self.author_status)  # ValueError for a status that does not exist
 
 
 class Facts:

@@ -218,3 +218,55 @@ def test_rules_on_the_reports_are_found_where_evaluation_stops_before_them():
     [(rule, reason)] = ruleset.matching_report_rules(ctx)
     assert rule.id == "reported" and reason.message == "2 abusive"
     assert ruleset.matching_report_rules(make_ctx("x")) == []
+
+
+# --- author_status ------------------------------------------------------------------------
+
+
+def by_status(when: str) -> str:
+    rule = f"{{id: held, when: {when}, action: escalate}}"
+    return f"default: {{action: approve}}\nrules:\n  - {rule}\n"
+
+
+def with_status(status: str) -> EvaluationContext:
+    return replace(make_ctx("a comment"), author_status=status)
+
+
+def test_author_status_matches_one_status_or_any_of_a_list():
+    one = load_rules_text(by_status("{author_status: premoderated}"))
+    some = load_rules_text(by_status("{author_status: [suspended, banned]}"))
+    assert one.evaluate(with_status("premoderated")).rule == "held"
+    assert one.evaluate(with_status("trusted")).rule is None
+    assert [some.evaluate(with_status(s)).rule for s in ("suspended", "banned", "normal")] == [
+        "held",
+        "held",
+        None,
+    ]
+
+
+def test_an_author_nobody_set_is_normal():
+    ruleset = load_rules_text(by_status("{author_status: normal}"))
+    assert make_ctx("a comment").author_status == "normal"
+    assert ruleset.evaluate(make_ctx("a comment")).rule == "held"
+    with pytest.raises(ValueError, match="'muted' is not a valid AuthorStatus"):
+        with_status("muted")
+
+
+def test_author_status_is_described_and_diffed():
+    one = load_rules_text(by_status("{author_status: premoderated}"))
+    some = load_rules_text(by_status("{author_status: [suspended, banned, suspended]}"))
+    assert describe_condition(one.rule("held").spec.when) == "author_status premoderated"
+    assert describe_condition(some.rule("held").spec.when) == "author_status [suspended, banned]"
+    assert diff_rulesets(one, some) == [
+        "changed rule 'held': conditions author_status premoderated -> "
+        "author_status [suspended, banned]"
+    ]
+
+
+def test_an_unknown_author_status_names_the_statuses_there_are():
+    with pytest.raises(RulesError) as err:
+        load_rules_text(by_status("{author_status: [trusted, muted]}"))
+    assert err.value.errors == [
+        "<string>:3:23: rules[0].when.author_status: 'muted' is not an author status; "
+        "expected one of trusted, normal, premoderated, suspended, banned",
+    ]

@@ -14,8 +14,10 @@ GOOD = FIXTURES / "good"
 SCORES = ["relevance", "spam", "toxicity"]
 CONDITIONS = (
     "all, any, not, score, words, phrases, regex, count, history, first_comment, author, "
-    "section, tags, article_age, reply, reports"
+    "section, tags, article_age, reply, reports, author_status"
 )
+STATUSES = "trusted, normal, premoderated, suspended, banned"
+NOT_A_STATUS = f"is not an author status; expected one of {STATUSES}"
 TOP_KEYS = "extends, default, lists, remove, rules, tests"
 ONLY_DATA = (
     "a rules file holds only data (strings, numbers, true/false, null, dates, lists and mappings)"
@@ -134,6 +136,13 @@ EXPECTED_ERRORS = {
         "expected reports.REASON with REASON one of: total, abusive, off_topic, spam, other",
         "19:27: tests[0].reports.rude: 'rude' is not one of abusive, off_topic, spam, other",
         "19:36: tests[0].reports.spam: expected a number at least 0, got -1",
+    ],
+    "author_status.yaml": [
+        f"4:12: rules[0].when.author_status: 'premod' {NOT_A_STATUS} or a list of them",
+        f"7:12: rules[1].when.author_status: 'baned' {NOT_A_STATUS}",
+        f"10:12: rules[2].when.author_status: the list is empty; give at least one of: {STATUSES}",
+        f"13:12: rules[3].when.author_status: a mapping {NOT_A_STATUS} or a list of them",
+        f"16:18: rules[4].when.not.author_status: True {NOT_A_STATUS} or a list of them",
     ],
     "not_a_mapping.yaml": [f"1:1: expected a mapping with keys: {TOP_KEYS}, got a list"],
     "empty.yaml": [f"1:1: the file is empty; expected a mapping with keys: {TOP_KEYS}"],
