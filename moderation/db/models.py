@@ -200,6 +200,38 @@ class CommentReport(Base):
     reconsidered_at: Mapped[datetime | None]
 
 
+class Author(Base):
+    """What moderators set on an author: a row once one set a status (an author without a row
+    is ``normal``). Keyed by the publisher's author id as a plain string, as
+    ``comments.author_id`` is, so a site column can join both keys later. Every change is
+    also an ``audit_log`` row (subject ``author``)."""
+
+    __tablename__ = "authors"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="normal")
+    suspended_until: Mapped[datetime | None]
+    """Set with ``suspended`` only; once past, the author counts as ``normal``."""
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_reason_code: Mapped[str | None] = mapped_column(String(100))
+    status_set_by: Mapped[str | None] = mapped_column(String(200))
+    status_set_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuthorNote(Base):
+    """A moderator's note on an author, for the next moderator (never sent to the publisher)."""
+
+    __tablename__ = "author_notes"
+    __table_args__ = (Index("ix_author_notes_author_created", "author_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    author_id: Mapped[str] = mapped_column(String(200))
+    moderator: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class RulesVersion(Base):
     """Every rules file version that was ever active, so any decision can be explained."""
 
@@ -262,11 +294,17 @@ class WebhookDelivery(Base):
     __table_args__ = (
         Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_comment", "comment_id"),
+        Index("ix_webhook_deliveries_author", "author_id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     event: Mapped[str] = mapped_column(String(64))
-    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    comment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE")
+    )
+    """The comment it reports; null for an author's event (``author.updated``)."""
+    author_id: Mapped[str | None] = mapped_column(String(200))
+    """The author an ``author.updated`` delivery reports; null for a comment's event."""
     decision_id: Mapped[int | None] = mapped_column(BigId)
     url: Mapped[str] = mapped_column(Text)
     body: Mapped[bytes] = mapped_column(LargeBinary)
