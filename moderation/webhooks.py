@@ -29,7 +29,7 @@ from rq import Queue
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from moderation import defaults
+from moderation import defaults, reasons
 from moderation.db.models import (
     Comment,
     Decision,
@@ -74,6 +74,13 @@ def payload(comment: Comment, decision: Decision) -> dict[str, Any]:
         "reasons": [{"rule": r["rule"], "message": r["message"]} for r in decision.reasons or []],
         "rules_version": decision.rules_version,
         "decided_at": _timestamp(decision.decided_at),
+        # What the commenter can be told (docs/reasons.md); both null unless rejected.
+        "reason_code": reasons.decision_reason_code(decision.action, decision.reason_code)
+        if decision.action == Action.REJECT
+        else None,
+        "reason_text": reasons.decision_reason_text(
+            decision.action, decision.reason_code, decision.reasons
+        ),
     }
 
 

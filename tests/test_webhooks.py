@@ -47,6 +47,8 @@ def test_payload_has_the_documented_fields():
         "reasons": [{"rule": "moderator", "message": "rejected by moderator alice"}],
         "rules_version": "v" * 64,
         "decided_at": "2026-11-28T12:00:00Z",
+        "reason_code": "other",
+        "reason_text": "Your comment was removed because it breaks our comment rules.",
     }
     decision.action = "escalate"
     assert webhooks.payload(comment, decision)["event"] == "comment.escalated"

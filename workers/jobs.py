@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from moderation import reconsideration, reports, webhooks
+from moderation import reasons, reconsideration, reports, webhooks
 from moderation.db.models import (
     Article,
     ArticleFeature,
@@ -126,6 +126,7 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
                 rule=verdict.rule,
                 priority=verdict.priority,
                 labels=verdict.labels,
+                reason_code=reasons.rules_reason(ruleset, verdict),
                 only_if_status=pending,
                 webhook_url=rt.settings.webhook_url,
             )

@@ -19,8 +19,9 @@ from pydantic import (
     StringConstraints,
 )
 
-from moderation import defaults
+from moderation import defaults, reasons
 from moderation.policy import NO_REPORTS, Action, ReportCounts, ReportReason
+from moderation.reasons import MAX_REASON_TEXT
 from moderation.reviews import ModeratorAction
 
 
@@ -166,6 +167,8 @@ class DecisionPublic(BaseModel):
     priority: int = 0
     labels: list[str] = []
     reason_code: str | None = None
+    reason_text: str | None = None
+    """What the commenter can be shown (rejections only): ``docs/reasons.md``."""
     note: str | None = None
 
 
@@ -267,7 +270,8 @@ def comment_public(comment: Any, reports: Any = None) -> CommentPublic:
             decided_at=d.decided_at,
             priority=d.priority,
             labels=list(d.labels or []),
-            reason_code=d.reason_code,
+            reason_code=reasons.decision_reason_code(d.action, d.reason_code),
+            reason_text=reasons.decision_reason_text(d.action, d.reason_code, d.reasons),
             note=d.note,
         )
         for d in comment.decisions
@@ -370,6 +374,10 @@ def report_public(report: Any) -> ReportPublic:
 class ModeratorDecisionCreate(Strict):
     action: ModeratorAction
     reason_code: Annotated[Text, Field(max_length=100)] | None = None
+    """For a rejection, one of ``GET /v1/reasons`` (default: the rules' suggestion, else
+    ``other``); an approval's is kept as given."""
+    reason_text: Annotated[Text, Field(max_length=MAX_REASON_TEXT)] | None = None
+    """For a rejection: the commenter's text instead of the reason code's."""
     note: Annotated[Text, Field(max_length=5000)] | None = None
 
 
@@ -389,6 +397,7 @@ class ModeratorDecisionPublic(BaseModel):
     reasons: list[ReasonPublic]
     rules_version: str | None
     reason_code: str | None
+    reason_text: str | None = None
     note: str | None
     decided_at: datetime
 

@@ -203,6 +203,8 @@ _DATA_TAGS = frozenset(
 (``!!python/object``, ``!!binary``, ``!!set``, a local ``!tag``) is refused, so loading a
 rules file can never construct an object."""
 
+_REASON_ACTIONS = (m.Action.REJECT.value, m.Action.ESCALATE.value)
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _DATA_KINDS = "strings, numbers, true/false, null, dates, lists and mappings"
@@ -551,6 +553,9 @@ class _Loader:
         default = data.get("default")
         if isinstance(default, dict):
             self._check_template_scores(default.get("message"), ("default", "message"))
+            self._check_reason_action(default, ("default",))
+        for i, rule in enumerate(raw_rules):
+            self._check_reason_action(rule, ("rules", i))
         for i, test in enumerate(raw_tests):
             scores = test.get("scores")
             if isinstance(scores, dict) and self.available is not None:
@@ -566,6 +571,19 @@ class _Loader:
                     "write null to expect the default",
                 )
         return parent, lists, includes
+
+    def _check_reason_action(self, raw: dict[str, Any], loc: Loc) -> None:
+        """A reason code says why a comment was rejected; on an escalation it is the code a
+        moderator's rejection takes by default. Anywhere else it is a mistake."""
+        if "reason" not in raw or raw.get("action") in _REASON_ACTIONS:
+            return
+        action = raw.get("action")
+        does = f"action {action!r}" if isinstance(action, str) else "no action"
+        self.error(
+            (*loc, "reason"),
+            f"{path_text((*loc, 'reason'))}: only a rule that rejects or escalates can carry "
+            f"a reason code; this one has {does}",
+        )
 
     def _check_template_scores(self, text: Any, loc: Loc) -> None:
         if self.available is None or not isinstance(text, str):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from moderation import reasons
 from moderation.policy._schema import NonEmptyStr, StrictModel, describe
 from moderation.policy._template import parse_template
 from moderation.policy.conditions import Condition, ReportReasonName, hold_conditions
@@ -74,6 +75,9 @@ def _check_template(value: str) -> str:
 
 RuleId = Annotated[str, AfterValidator(_check_id)]
 TemplateText = Annotated[str, AfterValidator(_check_template)]
+ReasonCode = Annotated[str, AfterValidator(reasons.check_code)]
+"""A code from ``moderation.reasons`` (``docs/reasons.md``); only on a rule (or default)
+that rejects or escalates, which the loader checks."""
 
 
 # --- rules, lists, default ---------------------------------------------------------------
@@ -86,6 +90,9 @@ class RuleModel(StrictModel):
     message: TemplateText | None = None
     priority: int = 0
     labels: list[NonEmptyStr] = []
+    reason: ReasonCode | None = None
+    """The reason code of a rejection (``moderation.reasons``); a rejecting rule without one
+    stores ``reasons.FALLBACK``."""
 
     @model_validator(mode="after")
     def _does_something(self) -> RuleModel:
@@ -102,6 +109,7 @@ class DefaultModel(StrictModel):
     message: TemplateText | None = None
     priority: int = 0
     labels: list[NonEmptyStr] = []
+    reason: ReasonCode | None = None
 
 
 class ListSpec(StrictModel):

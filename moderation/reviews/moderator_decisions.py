@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
-from moderation import audit, webhooks
+from moderation import audit, reasons, webhooks
 from moderation.db.models import (
     Comment,
     DecidedBy,
@@ -49,12 +49,18 @@ def apply_moderator_decision(
     moderator: str,
     action: ModeratorAction,
     reason_code: str | None = None,
+    reason_text: str | None = None,
     note: str | None = None,
     overturning: bool = False,
 ) -> Decision:
     """A moderator's decision as the API and the page take it; commits, then queues the
     publisher's webhook. ``overturning`` also accepts a comment the rules approved or
     rejected (``overturn``); without it the comment must be waiting for review (``decide``).
+
+    A rejection stores a reason code (``moderation.reasons``): ``reason_code``, else the
+    code the rules suggested for the escalation, else ``reasons.FALLBACK``; ``reason_text``
+    replaces the code's text for the commenter. Codes are checked by the caller
+    (``reasons.check_code``); an approval's ``reason_code`` is kept as given.
     """
     take = overturn if overturning else decide
     decision = take(
@@ -63,6 +69,7 @@ def apply_moderator_decision(
         moderator=moderator,
         action=action,
         reason_code=reason_code,
+        reason_text=reason_text,
         note=note,
         lease_seconds=settings.review_lease_seconds,
         webhook_url=settings.webhook_url,
@@ -83,6 +90,7 @@ def decide(
     moderator: str,
     action: ModeratorAction,
     reason_code: str | None = None,
+    reason_text: str | None = None,
     note: str | None = None,
     lease_seconds: float,
     webhook_url: str | None = None,
@@ -98,6 +106,7 @@ def decide(
         moderator=moderator,
         action=action,
         reason_code=reason_code,
+        reason_text=reason_text,
         note=note,
         previous=escalation,
         only_if_status=ESCALATED,
@@ -133,6 +142,7 @@ def overturn(
     moderator: str,
     action: ModeratorAction,
     reason_code: str | None = None,
+    reason_text: str | None = None,
     note: str | None = None,
     lease_seconds: float,
     webhook_url: str | None = None,
@@ -151,6 +161,7 @@ def overturn(
             moderator=moderator,
             action=action,
             reason_code=reason_code,
+            reason_text=reason_text,
             note=note,
             lease_seconds=lease_seconds,
             webhook_url=webhook_url,
@@ -169,6 +180,7 @@ def overturn(
         moderator=moderator,
         action=action,
         reason_code=reason_code,
+        reason_text=reason_text,
         note=note,
         previous=latest,
         only_if_status=from_status,
@@ -201,12 +213,27 @@ def _status_of(action: ModeratorAction) -> str:
 
 
 def _moderator_reasons(
-    moderator: str, action: ModeratorAction, reason_code: str | None
+    moderator: str, action: ModeratorAction, reason_code: str | None, reason_text: str | None
 ) -> list[dict[str, str]]:
     message = f"{_PAST_TENSE[action]} by moderator {moderator}"
     if reason_code:
         message += f" ({reason_code})"
-    return [{"rule": "moderator", "message": message}]
+    out = [{"rule": "moderator", "message": message}]
+    if reason_text and ModeratorAction(action) is ModeratorAction.REJECT:
+        out.append({"rule": reasons.REASON_TEXT_RULE, "message": reason_text})
+    return out
+
+
+def _reason_code(
+    action: ModeratorAction, reason_code: str | None, previous: Decision | None
+) -> str | None:
+    """A rejection's code: the moderator's, else the one the rules suggested when they
+    escalated (an escalating rule's ``reason``), else ``reasons.FALLBACK``."""
+    if ModeratorAction(action) is not ModeratorAction.REJECT or reason_code:
+        return reason_code
+    if previous is not None and previous.action == Action.ESCALATE.value and previous.reason_code:
+        return previous.reason_code
+    return reasons.FALLBACK
 
 
 def _record_moderator_decision(
@@ -216,6 +243,7 @@ def _record_moderator_decision(
     moderator: str,
     action: ModeratorAction,
     reason_code: str | None,
+    reason_text: str | None,
     note: str | None,
     previous: Decision | None,
     only_if_status: str,
@@ -228,11 +256,11 @@ def _record_moderator_decision(
         comment=comment,
         action=Action(action.value),
         decided_by=DecidedBy.MODERATOR,
-        reasons=_moderator_reasons(moderator, action, reason_code),
+        reasons=_moderator_reasons(moderator, action, reason_code, reason_text),
         rules_version=previous.rules_version if previous else None,
         actor=moderator,
         rule="moderator",
-        reason_code=reason_code,
+        reason_code=_reason_code(action, reason_code, previous),
         note=note,
         only_if_status=only_if_status,
         webhook_url=webhook_url,

@@ -25,10 +25,10 @@ from pydantic import BaseModel
 
 from moderation import reviews
 from moderation.api.deps import RedisDep, SessionDep, SettingsDep
+from moderation.api.routes.decisions import check_reason_code, decision_public
 from moderation.api.schemas import (
     ClaimPublic,
     ModeratorDecisionCreate,
-    ModeratorDecisionPublic,
     ModeratorQueuePublic,
     QueuedArticlePublic,
     ReviewCounters,
@@ -298,6 +298,7 @@ def decide_from_page(
     redis_conn: RedisDep,
     web: WebSessionDep,
 ) -> Response:
+    check_reason_code(decision_in)
     decision = reviews.apply_moderator_decision(
         session=session,
         conn=redis_conn,
@@ -306,9 +307,10 @@ def decide_from_page(
         moderator=web.principal.name,
         action=decision_in.action,
         reason_code=decision_in.reason_code,
+        reason_text=decision_in.reason_text,
         note=decision_in.note,
     )
-    return _json(ModeratorDecisionPublic.model_validate(decision, from_attributes=True), 201)
+    return _json(decision_public(decision), 201)
 
 
 def _json(body: BaseModel, status_code: int = 200) -> Response:

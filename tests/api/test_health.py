@@ -121,7 +121,7 @@ def test_a_refused_reload_keeps_it_ready_and_says_which_version_decides(
     [error] = check["refused_reload"]
     assert error == (
         f"{rules}:{line}:3: unknown key 'bogus' in default; "
-        "expected one of: action, message, priority, labels"
+        "expected one of: action, message, priority, labels, reason"
     )
     assert check["refused_at"]
     assert r.json()["warnings"] == [

@@ -46,7 +46,7 @@ EXPECTED_ERRORS = {
         "7:29: unknown key 'thresold' in rules[0].when; "
         "expected one of: score, gte, gt, lt, lte, between",
         "9:5: unknown key 'prio' in rules[0]; "
-        "expected one of: id, when, action, message, priority, labels",
+        "expected one of: id, when, action, message, priority, labels, reason",
         f"11:12: unknown condition 'toxicity' in rules[1].when; expected one of: {CONDITIONS}",
     ],
     "unknown_score.yaml": [
@@ -124,6 +124,17 @@ EXPECTED_ERRORS = {
         "give it an action (approve, reject, escalate), labels or a priority",
         "5:5: rules[1]: missing required key 'id'",
         "9:31: tests[0].expect.rule: no rule has id 'nope'; write null to expect the default",
+    ],
+    "reasons.yaml": [
+        "1:28: default.reason: only a rule that rejects or escalates can carry a reason code; "
+        "this one has action 'approve'",
+        "6:5: rules[0].reason: unknown reason code 'rude'; expected one of: abuse, hate, "
+        "threat, spam, off-topic, personal-data, illegal, impersonation, other",
+        "10:5: rules[1].reason: expected a string, got a list",
+        "14:5: rules[2].reason: only a rule that rejects or escalates can carry a reason "
+        "code; this one has action 'approve'",
+        "18:5: rules[3].reason: only a rule that rejects or escalates can carry a reason "
+        "code; this one has no action",
     ],
     "reports.yaml": [
         "4:12: rules[0].when.reports: expected a mapping, got 3",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from moderation import reviews
 from moderation.api.deps import ModeratorDep, RedisDep, SessionDep, SettingsDep
 from moderation.api.errors import ApiError
+from moderation.api.routes.decisions import check_reason_code, decision_public
 from moderation.api.schemas import (
     ClaimPublic,
     ErrorBody,
@@ -103,6 +104,7 @@ def create_review_decision(
     redis_conn: RedisDep,
     principal: ModeratorDep,
 ) -> ModeratorDecisionPublic:
+    check_reason_code(decision_in)
     decision = reviews.apply_moderator_decision(
         session=session,
         conn=redis_conn,
@@ -111,6 +113,7 @@ def create_review_decision(
         moderator=principal.name,
         action=decision_in.action,
         reason_code=decision_in.reason_code,
+        reason_text=decision_in.reason_text,
         note=decision_in.note,
     )
-    return ModeratorDecisionPublic.model_validate(decision, from_attributes=True)
+    return decision_public(decision)
