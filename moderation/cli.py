@@ -8,6 +8,7 @@
   eval                      how well a score separates labelled comments
   train                     refit the toxicity model or the relevance calibration
   demo                      send a demo article and comments to a running service
+  export statements         the period's removals as DSA statements of reasons
 
 Every command is registered here; the module that runs one (the offline tools in
 ``moderation.offline`` among them) is imported only when that command runs.
@@ -168,6 +169,21 @@ def _train(args: argparse.Namespace) -> int:
     return run_train(args)
 
 
+def _export_statements(args: argparse.Namespace) -> int:
+    from moderation.offline.statements import run_export
+
+    return run_export(args)
+
+
+def _scope(text: str) -> list[str]:
+    from moderation.offline.statements import parse_scope
+
+    try:
+        return parse_scope(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _window(text: str) -> timedelta:
     from moderation.rule_stats import parse_window
 
@@ -228,7 +244,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backtest(add_rules_commands(sub, _rules_score_fn))
     _add_eval(sub)
     _add_train(sub)
+    _add_export(sub)
     return parser
+
+
+def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = sub.add_parser("export", help="export records").add_subparsers(
+        dest="export_command", required=True, metavar="WHAT"
+    )
+    p = export.add_parser(
+        "statements",
+        help="one DSA Transparency Database statement of reasons per removal (docs/reasons.md)",
+    )
+    p.add_argument(
+        "--since",
+        type=_window,
+        default=timedelta(days=30),
+        metavar="WINDOW",
+        help="removals decided in this window up to now: 24h, 30d, 2w (default 30d)",
+    )
+    p.add_argument("--out", type=Path, metavar="FILE", help="write here (default: stdout)")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument(
+        "--territorial-scope",
+        type=_scope,
+        default="EU",
+        metavar="CODES",
+        help="EU, EEA or comma-separated EU/EEA country codes (default: EU, its 27 countries)",
+    )
+    p.add_argument(
+        "--legal-ground",
+        default=None,
+        metavar="TEXT",
+        help="the law relied on, for removals with the reason code illegal",
+    )
+    p.set_defaults(func=_export_statements)
 
 
 def _add_backtest(rules_commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
