@@ -64,6 +64,7 @@ def decision_public(decision: Decision) -> ModeratorDecisionPublic:
 def read_reasons(_: ModeratorDep) -> list[ReasonCodePublic]:
     return [ReasonCodePublic(**r.public()) for r in reasons.REASONS]
 
+
 CommentId = Annotated[Identifier, Path(description="The publisher's comment id")]
 
 
