@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from moderation import audit, reports, webhooks
 from moderation.db.models import (
+    Author,
     Comment,
     CommentStatus,
     DecidedBy,
@@ -28,6 +29,7 @@ from moderation.policy import (
     ReportCounts,
     RuleSet,
 )
+from moderation.policy.context import AuthorStatus
 
 STATUS_FOR_ACTION = {
     Action.APPROVE: CommentStatus.APPROVED,
@@ -181,6 +183,30 @@ def author_histories(
     return out
 
 
+def status_in_effect(author: Author | None, at: datetime) -> str:
+    """The author status the rules see at ``at`` (``moderation.authors`` sets it):
+    ``normal`` without an ``authors`` row, and once a suspension has run out."""
+    if author is None:
+        return AuthorStatus.NORMAL.value
+    if author.status == AuthorStatus.SUSPENDED.value and (
+        author.suspended_until is None or author.suspended_until <= at
+    ):
+        return AuthorStatus.NORMAL.value
+    return author.status
+
+
+def author_statuses(
+    session: Session, author_ids: Iterable[str], *, at: datetime | None = None
+) -> dict[str, str]:
+    """``status_in_effect`` now (or at ``at``) for many authors (id → status), one query."""
+    ids = set(author_ids)
+    at = at or utcnow()
+    found = (
+        {a.id: a for a in session.scalars(select(Author).where(Author.id.in_(ids)))} if ids else {}
+    )
+    return {i: status_in_effect(found.get(i), at) for i in ids}
+
+
 def rules_context(
     session: Session,
     comment: Comment,
@@ -190,12 +216,15 @@ def rules_context(
     evidence: Mapping[str, Any] | None = None,
     history: Mapping[HistoryQuery, int] | None = None,
     report_counts: ReportCounts | None = None,
+    author_status: str | None = None,
 ) -> EvaluationContext:
     """What the rules see of a comment: its scores (fresh from the scorers, or as stored),
     the text, the article, the author's history counts the rules ask for (``history``
     when the caller counted them for many comments with ``author_histories``) and, when the
     rules read them, the readers' reports since the latest moderator decision
-    (``report_counts`` when the caller counted them with ``reports.unreviewed_counts``)."""
+    (``report_counts`` when the caller counted them with ``reports.unreviewed_counts``) and
+    the author's status in effect now (``author_status`` when the caller looked it up for
+    many comments with ``author_statuses``)."""
     article = comment.article
     if report_counts is None:
         report_counts = (
@@ -228,4 +257,7 @@ def rules_context(
         if evidence is not None
         else {s.name: s.evidence for s in comment.scores if s.evidence},
         reports=report_counts,
+        author_status=author_status
+        if author_status is not None
+        else author_statuses(session, [comment.author_id])[comment.author_id],
     )

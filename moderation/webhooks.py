@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from moderation import defaults, reasons
 from moderation.db.models import (
+    Author,
     Comment,
     Decision,
     DeliveryStatus,
@@ -53,6 +54,7 @@ _SESSION_KEY = "moderation.webhooks.recorded"
 EVENT_DECIDED = "comment.decided"
 EVENT_ESCALATED = "comment.escalated"
 EVENT_HIDDEN = "comment.hidden"
+EVENT_AUTHOR_UPDATED = "author.updated"
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -105,6 +107,24 @@ def hidden_payload(
     }
 
 
+def author_payload(
+    author: Author, *, previous_status: str, rejected: Sequence[str]
+) -> dict[str, Any]:
+    """``author.updated``: a moderator set the author's status; the comments rejected with
+    it (a ban with ``reject_pending``) follow, each as its own ``comment.decided``."""
+    return {
+        "event": EVENT_AUTHOR_UPDATED,
+        "author_id": author.id,
+        "status": author.status,
+        "previous_status": previous_status,
+        "suspended_until": _timestamp(author.suspended_until) if author.suspended_until else None,
+        "reason": author.status_reason,
+        "reason_code": author.status_reason_code,
+        "rejected_comment_ids": list(rejected),
+        "updated_at": _timestamp(author.status_set_at or utcnow()),
+    }
+
+
 def _timestamp(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
@@ -114,6 +134,19 @@ def record_event(
 ) -> WebhookDelivery:
     """Add the delivery for ``decision`` to the session (same transaction as the decision)."""
     return record_delivery(session, comment, payload(comment, decision), decision, url=url)
+
+
+def record_author_event(
+    session: Session,
+    author: Author,
+    *,
+    previous_status: str,
+    rejected: Sequence[str] = (),
+    url: str,
+) -> WebhookDelivery:
+    """Add ``author.updated`` to the session (same transaction as the status change)."""
+    data = author_payload(author, previous_status=previous_status, rejected=rejected)
+    return _add_delivery(session, data, url=url, author_id=author.id)
 
 
 def record_delivery(
@@ -126,12 +159,25 @@ def record_delivery(
 ) -> WebhookDelivery:
     """Add a delivery of ``data`` (an event's payload) to the session, in the transaction of
     what it reports; the caller enqueues it after commit (``enqueue_recorded``)."""
+    return _add_delivery(session, data, url=url, comment_id=comment.id, decision=decision)
+
+
+def _add_delivery(
+    session: Session,
+    data: dict[str, Any],
+    *,
+    url: str,
+    comment_id: str | None = None,
+    decision: Decision | None = None,
+    author_id: str | None = None,
+) -> WebhookDelivery:
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     session.flush()  # the decision's id
     delivery = WebhookDelivery(
         id=f"dlv_{uuid.uuid4().hex}",
         event=data["event"],
-        comment_id=comment.id,
+        comment_id=comment_id,
+        author_id=author_id,
         decision_id=decision.id if decision is not None else None,
         url=url,
         body=body,
@@ -389,6 +435,7 @@ def list_deliveries(
     *,
     status: str | None = None,
     comment_id: str | None = None,
+    author_id: str | None = None,
     limit: int = 100,
 ) -> list[WebhookDelivery]:
     stmt = (
@@ -401,6 +448,8 @@ def list_deliveries(
         stmt = stmt.where(WebhookDelivery.status == status)
     if comment_id is not None:
         stmt = stmt.where(WebhookDelivery.comment_id == comment_id)
+    if author_id is not None:
+        stmt = stmt.where(WebhookDelivery.author_id == author_id)
     return list(session.scalars(stmt))
 
 

@@ -2,12 +2,13 @@
 so a job that runs twice (a retry, a sweep after a crash) is harmless.
 
 ``score_comments`` decides (with the readers' reports the comment has when the rules read
-them); ``reconsider_comments`` evaluates a reported comment again (its stored scores, the
-current rules, its reports); the evidence spans, which cost a re-score per word, are left
-pending and computed afterwards by ``explain_comments``: for a rejected or escalated
-comment, enqueued once the decision is committed (and its webhook queued) on the
-low-priority ``MODERATION_EXPLAIN_QUEUE``; for an approved one, which nobody reads for its
-spans, only when the API is asked for them (``GET /v1/comments/{id}?explain=true``)."""
+them, and the status moderators set on its author); ``reconsider_comments`` evaluates a
+reported comment again (its stored scores, the current rules, its reports); the evidence
+spans, which cost a re-score per word, are left pending and computed afterwards by
+``explain_comments``: for a rejected or escalated comment, enqueued once the decision is
+committed (and its webhook queued) on the low-priority ``MODERATION_EXPLAIN_QUEUE``; for
+an approved one, which nobody reads for its spans, only when the API is asked for them
+(``GET /v1/comments/{id}?explain=true``)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from moderation.db.models import (
     DecidedBy,
     Score,
 )
-from moderation.decisions import record_decision, rules_context
+from moderation.decisions import author_statuses, record_decision, rules_context
 from moderation.policy import NO_REPORTS, Action
 from moderation.queue import enqueue_explain, read_by_people
 from moderation.scoring import ArticleInput, CommentInput, ScorerSet, spans_pending
@@ -93,6 +94,8 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
             if ruleset.needs_reports
             else {}
         )
+        # The status moderators set on each author, as in effect now (one query).
+        statuses = author_statuses(session, {c.author_id for c in comments})
         unexplained: list[str] = []
         for comment, outcome in zip(comments, scored, strict=True):
             for old in list(comment.scores):
@@ -114,6 +117,7 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
                 scores=outcome.scores,
                 evidence=outcome.evidence,
                 report_counts=reported.get(comment.id, NO_REPORTS),
+                author_status=statuses[comment.author_id],
             )
             verdict = ruleset.evaluate(ctx)
             decision = record_decision(

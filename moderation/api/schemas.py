@@ -512,7 +512,10 @@ class WebhookAttemptPublic(BaseModel):
 class WebhookDeliveryPublic(BaseModel):
     id: str
     event: str
-    comment_id: str
+    comment_id: str | None
+    """Null for an author's event (``author.updated``)."""
+    author_id: str | None = None
+    """The author of an ``author.updated`` delivery."""
     decision_id: int | None
     url: str
     status: Literal["pending", "delivered", "failed"]
@@ -530,6 +533,7 @@ def delivery_public(delivery: Any) -> WebhookDeliveryPublic:
         id=delivery.id,
         event=delivery.event,
         comment_id=delivery.comment_id,
+        author_id=delivery.author_id,
         decision_id=delivery.decision_id,
         url=delivery.url,
         status=delivery.status,
@@ -605,3 +609,183 @@ class RuleStatsPublic(BaseModel):
     decisions: int = Field(description="Automatic decisions in the window")
     actions: dict[str, int]
     rules: list[RuleCountsPublic]
+
+
+# --- authors -------------------------------------------------------------------------------
+
+AuthorStatusName = Literal["trusted", "normal", "premoderated", "suspended", "banned"]
+"""``moderation.policy.context.AuthorStatus``'s values."""
+
+
+class AuthorStatusPut(Strict):
+    status: AuthorStatusName
+    until: DateTime | None = None
+    """Required with ``suspended`` (in the future), refused with any other status."""
+    reason: Annotated[Text, Field(max_length=2000)] | None = None
+    """Why, for moderators and the publisher (``author.updated``); the rejected comments'
+    note."""
+    reason_code: Annotated[Text, Field(max_length=100)] | None = None
+    """One of ``GET /v1/reasons``: the code of the status and of the comments it rejects
+    (default ``other``)."""
+    reject_pending: bool = False
+    """With ``banned`` or ``suspended``: reject every pending or escalated comment of the
+    author in the same step, each as a moderator's decision."""
+
+
+class AuthorNoteCreate(Strict):
+    text: Annotated[NonBlank, Field(max_length=5000)]
+
+
+class AuthorNotePublic(BaseModel):
+    id: int
+    author_id: str
+    moderator: str
+    text: str
+    created_at: datetime
+
+
+class AuthorStatusSetPublic(BaseModel):
+    """The status a moderator last set (stored), with who, when and why."""
+
+    status: AuthorStatusName
+    until: datetime | None
+    reason: str | None
+    reason_code: str | None
+    set_by: str | None
+    set_at: datetime | None
+
+
+class AuthorStatusChangePublic(BaseModel):
+    at: datetime
+    moderator: str
+    from_status: str | None
+    to_status: str | None
+    until: str | None = None
+    reason: str | None = None
+    reason_code: str | None = None
+    rejected: list[str] = []
+
+
+class AuthorCommentPublic(BaseModel):
+    id: str
+    article_id: str
+    article_title: str
+    parent_id: str | None
+    text: str
+    status: CommentStatusName
+    created_at: datetime
+    received_at: datetime
+    hidden_at: datetime | None
+    decision: DecisionPublic | None
+    """The latest decision; null while pending."""
+
+
+class AuthorCountsPublic(BaseModel):
+    total: int
+    pending: int
+    approved: int
+    rejected: int
+    escalated: int
+
+
+class AuthorDetailPublic(BaseModel):
+    id: str
+    status: AuthorStatusName
+    """In effect now: ``normal`` once a suspension has run out."""
+    suspended_until: datetime | None
+    """While suspended."""
+    status_set: AuthorStatusSetPublic | None
+    """What a moderator last set; null when none ever did."""
+    counts: AuthorCountsPublic
+    comments: list[AuthorCommentPublic]
+    """The latest comments, newest first, each with its latest decision."""
+    notes: list[AuthorNotePublic]
+    """Newest first."""
+    status_changes: list[AuthorStatusChangePublic]
+    """Newest first (from the audit log)."""
+
+
+class AuthorStatusResult(BaseModel):
+    author_id: str
+    status: AuthorStatusName
+    previous_status: AuthorStatusName
+    suspended_until: datetime | None
+    changed: bool
+    """False when the author had this status already: nothing recorded, nothing sent."""
+    rejected: list[str]
+    """The comments rejected with the change (``reject_pending``), oldest first."""
+
+
+def author_note_public(note: Any) -> AuthorNotePublic:
+    return AuthorNotePublic(
+        id=note.id,
+        author_id=note.author_id,
+        moderator=note.moderator,
+        text=note.text,
+        created_at=note.created_at,
+    )
+
+
+def author_decision_public(d: Any) -> DecisionPublic:
+    return DecisionPublic(
+        action=d.action,
+        decided_by=d.decided_by,
+        actor=d.actor,
+        reasons=[ReasonPublic(rule=r["rule"], message=r["message"]) for r in d.reasons or []],
+        rules_version=d.rules_version,
+        decided_at=d.decided_at,
+        priority=d.priority,
+        labels=list(d.labels or []),
+        reason_code=reasons.decision_reason_code(d.action, d.reason_code),
+        reason_text=reasons.decision_reason_text(d.action, d.reason_code, d.reasons),
+        note=d.note,
+    )
+
+
+def author_detail_public(view: Any) -> AuthorDetailPublic:
+    author = view.author
+    return AuthorDetailPublic(
+        id=view.author_id,
+        status=view.status,
+        suspended_until=author.suspended_until if view.status == "suspended" else None,
+        status_set=AuthorStatusSetPublic(
+            status=author.status,
+            until=author.suspended_until,
+            reason=author.status_reason,
+            reason_code=author.status_reason_code,
+            set_by=author.status_set_by,
+            set_at=author.status_set_at,
+        )
+        if author is not None and author.status_set_at is not None
+        else None,
+        counts=AuthorCountsPublic(**view.counts),
+        comments=[
+            AuthorCommentPublic(
+                id=c.comment.id,
+                article_id=c.comment.article_id,
+                article_title=c.article_title,
+                parent_id=c.comment.parent_id,
+                text=c.comment.text,
+                status=c.comment.status,
+                created_at=c.comment.created_at,
+                received_at=c.comment.received_at,
+                hidden_at=c.comment.hidden_at,
+                decision=author_decision_public(c.decision) if c.decision is not None else None,
+            )
+            for c in view.comments
+        ],
+        notes=[author_note_public(n) for n in view.notes],
+        status_changes=[
+            AuthorStatusChangePublic(
+                at=e.at,
+                moderator=e.actor,
+                from_status=e.from_state,
+                to_status=e.to_state,
+                until=(e.detail or {}).get("until"),
+                reason=(e.detail or {}).get("reason"),
+                reason_code=(e.detail or {}).get("reason_code"),
+                rejected=list((e.detail or {}).get("rejected") or []),
+            )
+            for e in view.status_changes
+        ],
+    )

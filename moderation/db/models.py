@@ -299,9 +299,7 @@ class WebhookDelivery(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     event: Mapped[str] = mapped_column(String(64))
-    comment_id: Mapped[str | None] = mapped_column(
-        ForeignKey("comments.id", ondelete="CASCADE")
-    )
+    comment_id: Mapped[str | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
     """The comment it reports; null for an author's event (``author.updated``)."""
     author_id: Mapped[str | None] = mapped_column(String(200))
     """The author an ``author.updated`` delivery reports; null for a comment's event."""
