@@ -61,12 +61,14 @@ def record_decision(
     note: str | None = None,
     only_if_status: str | None = None,
     webhook_url: str | None = None,
+    webhook_hold_seconds: float = 0.0,
 ) -> Decision | None:
     """Append a decision and move the comment to the matching status.
 
     With ``only_if_status`` the status change is conditional (compare-and-set), so two
     workers racing on one comment record one decision; the loser gets ``None``.
-    With ``webhook_url`` the publisher's delivery is added to the same transaction.
+    With ``webhook_url`` the publisher's delivery is added to the same transaction, held
+    ``webhook_hold_seconds`` (a moderator's undo window) before it is sent.
     """
     action = Action(action)  # callers outside the package may pass the value
     new_status = STATUS_FOR_ACTION[action].value
@@ -113,7 +115,9 @@ def record_decision(
         detail={"decided_by": decided_by.value, "rule": rule, "rules_version": rules_version},
     )
     if webhook_url:
-        webhooks.record_event(session, comment, decision, url=webhook_url)
+        webhooks.record_event(
+            session, comment, decision, url=webhook_url, hold_seconds=webhook_hold_seconds
+        )
     return decision
 
 

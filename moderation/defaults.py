@@ -80,6 +80,18 @@ DEFAULT_RULES_RELOAD_INTERVAL_SECONDS = 1.0
 DEFAULT_REVIEW_LEASE_SECONDS = 300.0
 """A moderator's claim on an escalated comment (5 min); renewed by claiming again."""
 
+DEFAULT_UNDO_SECONDS = 10.0
+"""How long a moderator may undo a decision (``u`` on the page, ``POST .../undo``): its
+``comment.decided`` webhook is held this long (plus ``UNDO_GRACE_SECONDS``) before it is sent,
+so an undone decision never reaches the publisher. 0: no undo, webhooks go out at once."""
+
+UNDO_GRACE_SECONDS = 2.0
+"""A held webhook waits this long after the undo window closes: an undo that was accepted
+inside the window (its compare-and-set ran) commits before the sender can read the delivery."""
+
+BULK_DECISION_LIMIT = 100
+"""Most comments one bulk decision takes (the page's selection, an author's open reviews)."""
+
 DEFAULT_WEBHOOK_RETRY_INTERVALS = "10,30,60,300,600,900,1800,3600"
 """Seconds before each retry of a failed webhook delivery: 9 attempts over about 2 hours."""
 

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a moderator's claim on an escalated comment lasts (renewable).",
     )
+    undo_seconds: float = Field(
+        default=defaults.DEFAULT_UNDO_SECONDS,
+        ge=0,
+        le=300,
+        description="How long a moderator may undo a decision; its webhook waits that long.",
+    )
     session_secret: str | None = Field(
         default=None,
         description="Signs /moderate session cookies; unset: generated once into VAR_DIR.",
@@ -151,6 +157,11 @@ class Settings(BaseSettings):
         description="Perspective requests scored in one pass at most (a pass takes every "
         "request waiting; it never waits for more).",
     )
+
+    @property
+    def moderator_webhook_hold(self) -> float:
+        """Seconds a moderator decision's webhook is held (the undo window and its grace)."""
+        return self.undo_seconds + defaults.UNDO_GRACE_SECONDS if self.undo_seconds > 0 else 0.0
 
     @property
     def webhook_retry_schedule(self) -> list[float]:

@@ -5,7 +5,11 @@ exact body bytes. After commit the caller enqueues the recorded deliveries
 (``enqueue_recorded``); if Redis is down then, ``sweep_deliveries`` (run by workers) enqueues
 them later. Each attempt sends the same delivery id and the same bytes, signed with
 ``X-Moderation-Signature: sha256=<hex HMAC-SHA256(body, MODERATION_WEBHOOK_SECRET)>``, so
-the receiver may see a delivery twice, never a different one. No database transaction is
+the receiver may see a delivery twice, never a different one. A moderator's decision is held
+for the undo window (``hold_seconds``): its delivery's ``next_attempt_at`` is that far ahead,
+its job is scheduled for then, no attempt is sent before it (a job that runs early schedules
+itself again), and the sweeper sends it after it should a Redis restart or a dead worker lose
+the job; an undo deletes the delivery before then (``cancel_held``). No database transaction is
 open while the publisher answers (``deliver``), and the jobs run in a webhook worker of their
 own (``workers/webhook_worker.py``), so a slow publisher delays neither writers nor scoring.
 """
@@ -26,7 +30,7 @@ from typing import Any
 import httpx
 import redis
 from rq import Queue
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from moderation import defaults, reasons
@@ -50,6 +54,7 @@ log = logging.getLogger(__name__)
 DELIVER_JOB = "workers.jobs.deliver_webhook"
 SWEEP_LOCK = "moderation:webhooks:sweeper:lock"
 _SESSION_KEY = "moderation.webhooks.recorded"
+_HOLD_KEY = "moderation.webhooks.held"
 
 EVENT_DECIDED = "comment.decided"
 EVENT_ESCALATED = "comment.escalated"
@@ -130,10 +135,18 @@ def _timestamp(at: datetime) -> str:
 
 
 def record_event(
-    session: Session, comment: Comment, decision: Decision, *, url: str
+    session: Session, comment: Comment, decision: Decision, *, url: str, hold_seconds: float = 0.0
 ) -> WebhookDelivery:
-    """Add the delivery for ``decision`` to the session (same transaction as the decision)."""
-    return record_delivery(session, comment, payload(comment, decision), decision, url=url)
+    """Add the delivery for ``decision`` to the session (same transaction as the decision);
+    with ``hold_seconds`` (a moderator's undo window) it is not sent before then."""
+    return _add_delivery(
+        session,
+        payload(comment, decision),
+        url=url,
+        comment_id=comment.id,
+        decision=decision,
+        hold_seconds=hold_seconds,
+    )
 
 
 def record_author_event(
@@ -170,9 +183,11 @@ def _add_delivery(
     comment_id: str | None = None,
     decision: Decision | None = None,
     author_id: str | None = None,
+    hold_seconds: float = 0.0,
 ) -> WebhookDelivery:
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     session.flush()  # the decision's id
+    now = utcnow()
     delivery = WebhookDelivery(
         id=f"dlv_{uuid.uuid4().hex}",
         event=data["event"],
@@ -183,11 +198,13 @@ def _add_delivery(
         body=body,
         status=DeliveryStatus.PENDING.value,
         attempts=0,
-        created_at=utcnow(),
-        next_attempt_at=utcnow(),
+        created_at=now,
+        next_attempt_at=now + timedelta(seconds=hold_seconds),
     )
     session.add(delivery)
     session.info.setdefault(_SESSION_KEY, []).append(delivery.id)
+    if hold_seconds > 0:
+        session.info.setdefault(_HOLD_KEY, {})[delivery.id] = hold_seconds
     return delivery
 
 
@@ -199,12 +216,44 @@ def enqueue_recorded(session: Session, *, conn: redis.Redis | None, settings: Se
     """After commit: enqueue the deliveries this session recorded. Never raises for Redis;
     the sweeper sends what could not be queued."""
     ids = session.info.pop(_SESSION_KEY, [])
+    held: dict[str, float] = session.info.pop(_HOLD_KEY, {})
     if not ids or conn is None:
         return
+    by_delay: dict[float, list[str]] = {}
+    for delivery_id in ids:
+        by_delay.setdefault(held.get(delivery_id, 0.0), []).append(delivery_id)
     try:
-        enqueue_deliveries(session=session, conn=conn, settings=settings, delivery_ids=ids)
+        for delay, group in by_delay.items():
+            enqueue_deliveries(
+                session=session, conn=conn, settings=settings, delivery_ids=group, delay=delay
+            )
     except QueueUnavailableError as exc:
         log.warning("%d webhook delivery(ies) stored but not queued: %s", len(ids), exc)
+
+
+def cancel_held(session: Session, decision_id: int, *, now: datetime) -> tuple[list[str], int]:
+    """In the undo's transaction, first: delete the deliveries of ``decision_id`` that are
+    still held (never attempted, not due before ``now``). Returns the deleted ids and how many
+    deliveries of the decision are left (due or sent already: the undo must then fail)."""
+    held = (
+        WebhookDelivery.decision_id == decision_id,
+        WebhookDelivery.status == DeliveryStatus.PENDING.value,
+        WebhookDelivery.attempts == 0,
+        WebhookDelivery.next_attempt_at > now,
+    )
+    ids = list(session.scalars(select(WebhookDelivery.id).where(*held)))
+    if ids:
+        session.execute(
+            delete(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids), *held)
+            .execution_options(synchronize_session=False)
+        )
+    left = session.scalar(
+        select(func.count(WebhookDelivery.id)).where(
+            WebhookDelivery.decision_id == decision_id, WebhookDelivery.id.not_in(ids)
+        )
+    )
+    return ids, int(left or 0)
 
 
 def enqueue_deliveries(
@@ -254,6 +303,13 @@ class AttemptResult:
 
 
 @dataclass(frozen=True)
+class _Held:
+    """A first attempt asked for before the delivery's ``next_attempt_at`` (held for undo)."""
+
+    seconds_left: float
+
+
+@dataclass(frozen=True)
 class _Outgoing:
     """What one attempt sends, read in a short transaction that is closed before the POST."""
 
@@ -266,11 +322,16 @@ class _Outgoing:
 
 def _read_outgoing(
     session_factory: sessionmaker[Session], settings: Settings, delivery_id: str
-) -> _Outgoing | None:
+) -> _Outgoing | _Held | None:
     with read_only(session_factory) as session:  # SQLite: takes no write lock
         delivery = session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
             return None
+        due = delivery.next_attempt_at
+        if delivery.attempts == 0 and due is not None and due > utcnow():
+            left = (due - utcnow()).total_seconds()
+            session.rollback()
+            return _Held(left)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "moderation-webhooks/1",
@@ -308,6 +369,24 @@ def deliver(
     """
     outgoing = _read_outgoing(session_factory, settings, delivery_id)
     if outgoing is None:
+        return None
+    if isinstance(outgoing, _Held):
+        # Held for a moderator's undo window: never sent early; the job comes back on time
+        # (and should that fail, the sweeper sends it once it is due).
+        if conn is not None:
+            with session_factory() as session:
+                try:
+                    enqueue_deliveries(
+                        session=session,
+                        conn=conn,
+                        settings=settings,
+                        delivery_ids=[delivery_id],
+                        delay=max(outgoing.seconds_left, 0.05),
+                    )
+                except QueueUnavailableError as exc:
+                    log.warning(
+                        "held webhook %s not rescheduled (%s); the sweeper will", delivery_id, exc
+                    )
         return None
     number = outgoing.number
     status_code: int | None = None

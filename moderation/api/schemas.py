@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
 
 from moderation import defaults, reasons
@@ -379,6 +380,50 @@ class ModeratorDecisionCreate(Strict):
     reason_text: Annotated[Text, Field(max_length=MAX_REASON_TEXT)] | None = None
     """For a rejection: the commenter's text instead of the reason code's."""
     note: Annotated[Text, Field(max_length=5000)] | None = None
+
+
+class BulkDecisionCreate(Strict):
+    """Decide several escalated comments at once: ``comment_ids``, or every open review of
+    ``author_id`` (at most ``BULK_DECISION_LIMIT`` of either)."""
+
+    comment_ids: (
+        Annotated[list[Identifier], Field(min_length=1, max_length=defaults.BULK_DECISION_LIMIT)]
+        | None
+    ) = None
+    author_id: Identifier | None = None
+    action: ModeratorAction
+    reason_code: Annotated[Text, Field(max_length=100)] | None = None
+    reason_text: Annotated[Text, Field(max_length=MAX_REASON_TEXT)] | None = None
+    note: Annotated[Text, Field(max_length=5000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> BulkDecisionCreate:
+        if (self.comment_ids is None) == (self.author_id is None):
+            raise ValueError("give comment_ids or author_id (one of them)")
+        return self
+
+
+class BulkDecisionResultPublic(BaseModel):
+    comment_id: str
+    outcome: Literal["decided", "conflict", "not_found"]
+    decision: ModeratorDecisionPublic | None = None
+    message: str | None = None
+
+
+class BulkDecisionPublic(BaseModel):
+    bulk_id: str
+    """In each comment's ``review.decide`` audit row (``detail.bulk``)."""
+    decided: int
+    results: list[BulkDecisionResultPublic]
+    undo_seconds: float
+    """Each decision may be undone this long after it was made (its webhook waits)."""
+
+
+class UndoPublic(BaseModel):
+    comment_id: str
+    undone_decision_id: int
+    status: str
+    """The comment's status again (``escalated``: back in the review queue)."""
 
 
 class ClaimPublic(BaseModel):

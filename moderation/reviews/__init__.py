@@ -5,6 +5,8 @@
     views.py                the typed views the read model returns
     leases.py               claim, renew, release; an expired lease is simply ignored
     moderator_decisions.py  decide an escalated comment, overturn an automatic decision
+    bulk.py                 decide many escalated comments at once, each on its own
+    undo.py                 undo a moderator's decision within the undo window
 
 A claim is a lease (``MODERATION_REVIEW_LEASE_SECONDS``) held in ``review_claims``; taking
 or renewing it is a compare-and-set, so two moderators never hold one comment. Deciding
@@ -13,6 +15,7 @@ publisher's webhook in the same transaction.
 """
 
 from moderation.exceptions import InvalidCursorError
+from moderation.reviews.bulk import BulkOutcome, BulkResult, decide_many, open_reviews_of_author
 from moderation.reviews.leases import claim, release
 from moderation.reviews.moderator_decisions import (
     ModeratorAction,
@@ -36,6 +39,7 @@ from moderation.reviews.queue import (
     list_reviews,
     moderator_queue,
 )
+from moderation.reviews.undo import Undone, UndoRefusedError, undo_decision, undo_latest
 from moderation.reviews.views import (
     Author,
     AuthorHistory,
@@ -58,6 +62,8 @@ __all__ = [
     "SORT_ORDERS",
     "Author",
     "AuthorHistory",
+    "BulkOutcome",
+    "BulkResult",
     "DecisionView",
     "InvalidCursorError",
     "Lease",
@@ -74,17 +80,23 @@ __all__ = [
     "Sort",
     "SortField",
     "SortKey",
+    "UndoRefusedError",
+    "Undone",
     "apply_moderator_decision",
     "articles_in_queue",
     "author_histories",
     "claim",
     "counters",
     "decide",
+    "decide_many",
     "decision_view",
     "decode_cursor",
     "encode_cursor",
     "list_reviews",
     "moderator_queue",
+    "open_reviews_of_author",
     "overturn",
     "release",
+    "undo_decision",
+    "undo_latest",
 ]

@@ -73,6 +73,7 @@ def apply_moderator_decision(
         note=note,
         lease_seconds=settings.review_lease_seconds,
         webhook_url=settings.webhook_url,
+        webhook_hold_seconds=settings.moderator_webhook_hold,
     )
     webhooks.enqueue_recorded(session, conn=conn, settings=settings)
     if read_by_people(decision.action):
@@ -94,6 +95,8 @@ def decide(
     note: str | None = None,
     lease_seconds: float,
     webhook_url: str | None = None,
+    webhook_hold_seconds: float = 0.0,
+    bulk: str | None = None,
 ) -> Decision:
     """A moderator's decision on an escalated comment: claims it if nobody holds it,
     records the decision, ends the review; commits."""
@@ -111,6 +114,7 @@ def decide(
         previous=escalation,
         only_if_status=ESCALATED,
         webhook_url=webhook_url,
+        webhook_hold_seconds=webhook_hold_seconds,
     )
     if decision is None:
         session.rollback()
@@ -129,7 +133,8 @@ def decide(
         subject_id=comment_id,
         from_state="claimed",
         to_state="done",
-        detail={"action": action.value, "reason_code": reason_code, "note": note},
+        detail={"action": action.value, "reason_code": reason_code, "note": note}
+        | ({"bulk": bulk} if bulk else {}),
     )
     session.commit()
     return decision
@@ -146,6 +151,8 @@ def overturn(
     note: str | None = None,
     lease_seconds: float,
     webhook_url: str | None = None,
+    webhook_hold_seconds: float = 0.0,
+    bulk: str | None = None,
 ) -> Decision:
     """A moderator's decision on any decided comment: an escalated one goes through
     ``decide``; an automatic approve/reject is overturned; commits."""
@@ -165,6 +172,8 @@ def overturn(
             note=note,
             lease_seconds=lease_seconds,
             webhook_url=webhook_url,
+            webhook_hold_seconds=webhook_hold_seconds,
+            bulk=bulk,
         )
     if comment.status not in FINAL:
         raise ConflictError(f"comment {comment_id!r} is {comment.status}: it has no decision yet")
@@ -185,6 +194,7 @@ def overturn(
         previous=latest,
         only_if_status=from_status,
         webhook_url=webhook_url,
+        webhook_hold_seconds=webhook_hold_seconds,
     )
     if decision is None:
         session.rollback()
@@ -248,6 +258,7 @@ def _record_moderator_decision(
     previous: Decision | None,
     only_if_status: str,
     webhook_url: str | None,
+    webhook_hold_seconds: float = 0.0,
 ) -> Decision | None:
     """The decision row both ``decide`` and ``overturn`` write; it keeps the rules version
     of the decision it follows. ``None`` when the comment's status moved meanwhile."""
@@ -264,4 +275,5 @@ def _record_moderator_decision(
         note=note,
         only_if_status=only_if_status,
         webhook_url=webhook_url,
+        webhook_hold_seconds=webhook_hold_seconds,
     )

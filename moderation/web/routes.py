@@ -23,16 +23,19 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel
 
-from moderation import reviews
+from moderation import reasons, reviews
 from moderation.api.deps import RedisDep, SessionDep, SettingsDep
-from moderation.api.routes.decisions import check_reason_code, decision_public
+from moderation.api.routes.decisions import ReasonCodePublic, check_reason_code, decision_public
+from moderation.api.routes.reviews import bulk_decide
 from moderation.api.schemas import (
+    BulkDecisionCreate,
     ClaimPublic,
     ModeratorDecisionCreate,
     ModeratorQueuePublic,
     QueuedArticlePublic,
     ReviewCounters,
     ReviewPublic,
+    UndoPublic,
 )
 from moderation.auth import KeyRing, Role
 from moderation.db.session import READ_ONLY
@@ -311,6 +314,61 @@ def decide_from_page(
         note=decision_in.note,
     )
     return _json(decision_public(decision), 201)
+
+
+@router.post("/reviews/bulk-decision")
+def bulk_decide_from_page(
+    bulk_in: BulkDecisionCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis_conn: RedisDep,
+    web: WebSessionDep,
+) -> Response:
+    """The selection's (or an author's open reviews') decision, each comment on its own."""
+    body = bulk_decide(
+        bulk_in=bulk_in,
+        session=session,
+        settings=settings,
+        conn=redis_conn,
+        moderator=web.principal.name,
+    )
+    return _json(body)
+
+
+@router.post("/decisions/{decision_id}/undo")
+def undo_from_page(
+    decision_id: int, session: SessionDep, settings: SettingsDep, web: WebSessionDep
+) -> Response:
+    """Undo one of this moderator's decisions within the undo window (``u``, or Undo)."""
+    undone = reviews.undo_decision(
+        session=session,
+        decision_id=decision_id,
+        moderator=web.principal.name,
+        window_seconds=settings.undo_seconds,
+    )
+    return _json(
+        UndoPublic(
+            comment_id=undone.comment_id,
+            undone_decision_id=undone.decision_id,
+            status=undone.status,
+        )
+    )
+
+
+class PageReasons(BaseModel):
+    reasons: list[ReasonCodePublic]
+    undo_seconds: float
+
+
+@router.get("/reasons.json")
+def read_reasons_for_page(settings: SettingsDep, web: WebSessionDep) -> Response:
+    """The reason codes (keys 1-9 pick one for the next reject) and the undo window."""
+    return _json(
+        PageReasons(
+            reasons=[ReasonCodePublic(**r.public()) for r in reasons.REASONS],
+            undo_seconds=settings.undo_seconds,
+        )
+    )
 
 
 def _json(body: BaseModel, status_code: int = 200) -> Response:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from rq import Queue
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from moderation.articles import upsert_article
@@ -251,8 +252,11 @@ def test_decision_ends_the_review_records_who_and_queues_the_webhook(
         deliveries = s.scalars(select(WebhookDelivery).where(WebhookDelivery.comment_id == "c1"))
         events = sorted((d.event, d.status) for d in deliveries)
     assert events == [("comment.decided", "pending")]
-    jobs = Queue(review_settings.webhook_queue, connection=redis_conn).get_jobs()
-    assert [j.func_name for j in jobs] == ["workers.jobs.deliver_webhook"]
+    # Held for the undo window: scheduled, not queued yet (tests/api/test_undo.py).
+    queue = Queue(review_settings.webhook_queue, connection=redis_conn)
+    assert queue.get_jobs() == []
+    jobs = [queue.fetch_job(i) for i in ScheduledJobRegistry(queue=queue).get_job_ids()]
+    assert [j.func_name for j in jobs if j] == ["workers.jobs.deliver_webhook"]
 
 
 def test_deciding_validates_input_and_unknown_comments(api, session_factory):

@@ -41,6 +41,7 @@ def hook_settings(settings, receiver):
             "webhook_url": receiver.url,
             "webhook_secret": SECRET,
             "webhook_retry_intervals": "2,5",
+            "undo_seconds": 0,  # moderators' webhooks at once (tests/api/test_undo.py holds them)
         }
     )
 
