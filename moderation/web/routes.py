@@ -174,6 +174,8 @@ def read_moderate_page(
         csrf_token=signer.csrf_token(web.nonce),
         moderator=web.principal.name,
         role=web.principal.role.value,
+        reasons=reasons.REASONS,
+        undo_seconds=request.app.state.settings.undo_seconds,
     )
 
 

@@ -23,6 +23,10 @@
   const noteDialog = document.getElementById("note-dialog");
   const noteText = document.getElementById("note-text");
   const toastEl = document.getElementById("toast");
+  const bulkBar = document.getElementById("bulk-bar");
+  const reasonPicked = document.getElementById("reason-picked");
+  const UNDO_MS = Number(document.querySelector('meta[name="undo-seconds"]').content) * 1000;
+  const reasonButtons = [...document.querySelectorAll("#reason-bar .reason-pick")];
 
   let items = [];
   let me = null;
@@ -38,9 +42,11 @@
   let toastTimer = null;
   let noteFor = null;
   let focusBeforeDialog = null;
-  // The last decision this page recorded, for the toast's actions (an Undo, once the server
-  // has one, will read it: {commentId, action, decision, at}).
-  let lastDecision = null;
+  // The decisions this page recorded, newest last ({commentId, decisionId, at}): `u` or the
+  // toast's Undo takes back the newest while the server still allows it (UNDO_MS).
+  const undoStack = [];
+  const chosen = new Set(); // cards selected for a bulk decision (x, shift+j / shift+k)
+  let pickedReason = null; // the reason code for the next reject (keys 1-9)
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -116,8 +122,7 @@
   // "Approving: c-1 by Ann — “…”" at the key press, "Approved: …" once the server agrees.
   function decisionToast(item, action, done) {
     const verb = done ? (action === "approve" ? "Approved" : "Rejected") : (action === "approve" ? "Approving" : "Rejecting");
-    // Undo (the `u` key, within 10 s) goes here as an action once the server has it.
-    const actions = [];
+    const actions = done && UNDO_MS > 0 ? [{ label: "Undo", key: "u", run: undo }] : [];
     toast(verb + ": " + item.comment_id + " by " + (item.author.name || item.author.id) +
       " — “" + excerpt(item.text, 60) + "”", actions);
   }
@@ -268,7 +273,7 @@
     const id = item.comment_id;
     const authorName = item.author.name || item.author.id;
     const title = item.article.title || item.article.id;
-    const li = el("li", "card");
+    const li = el("li", "card" + (chosen.has(id) ? " chosen" : ""));
     li.dataset.id = id;
     li.tabIndex = -1;
     li.setAttribute("aria-label", "Comment " + (index + 1) + " of " + total + ", by " + authorName + ", on " + title);
@@ -376,6 +381,11 @@
       claimButton.disabled = true;
     }
     actions.appendChild(claimButton);
+    const pick = button(chosen.has(id) ? "Selected" : "Select", "select", "x");
+    pick.setAttribute("aria-pressed", chosen.has(id) ? "true" : "false");
+    actions.appendChild(pick);
+    actions.appendChild(button("Reject all pending from this author", "reject-author"));
+    if (pickedReason) actions.appendChild(el("span", "chip reason-chip", "reject reason: " + pickedReason));
     actions.appendChild(el("span", "settle-cue"));
     li.appendChild(actions);
     return li;
@@ -485,7 +495,9 @@
       if (had && selectedId !== null && !settling()) { startSettle(); }
     }
     // Everything a card shows (spans found after the decision, the author's history, claims).
-    const signature = JSON.stringify([me, list, [...notes], [...expanded]]);
+    for (const id of [...chosen]) if (!list.some((i) => i.comment_id === id)) chosen.delete(id);
+    updateBulkBar();
+    const signature = JSON.stringify([me, list, [...notes], [...expanded], [...chosen], pickedReason]);
     if (force || signature !== lastBuilt) {
       lastBuilt = signature;
       const active = document.activeElement;
@@ -552,12 +564,13 @@
     const body = { action };
     const note = notes.get(item.comment_id);
     if (note) body.note = note;
+    if (action === "reject" && pickedReason) { body.reason_code = pickedReason; setReason(null); }
     try {
       const result = await api("POST", reviewPath(item.comment_id, "decision"), body);
       if (result.ok) {
         notes.delete(item.comment_id);
         claimedHere.delete(item.comment_id);
-        lastDecision = { commentId: item.comment_id, action, decision: result.data, at: Date.now() };
+        undoStack.push({ commentId: item.comment_id, decisionId: result.data.id, at: Date.now() });
         decisionToast(item, action, true);
       } else if (result.data && result.data.error === "already_decided") {
         toast("Already decided by " + ((result.data.decision && result.data.decision.actor) || "someone else"));
@@ -574,6 +587,111 @@
       render(true);
     }
     refresh();
+  }
+
+  // Several comments at once: the selection (`ids`) or an author's open reviews (`authorId`).
+  async function decideMany(action, ids, authorId) {
+    if (settling()) return;
+    const body = authorId ? { action, author_id: authorId } : { action, comment_ids: ids };
+    if (action === "reject" && pickedReason) { body.reason_code = pickedReason; setReason(null); }
+    for (const id of ids) decided.add(id);
+    chosen.clear();
+    startSettle();
+    render(true);
+    if (focusInQueue()) focusSelected();
+    try {
+      const result = await api("POST", "/moderate/reviews/bulk-decision", body);
+      if (result.ok) {
+        const done = result.data.results.filter((r) => r.outcome === "decided");
+        for (const r of result.data.results) if (r.outcome === "not_found") decided.delete(r.comment_id);
+        const group = done.map((r) => ({ commentId: r.comment_id, decisionId: r.decision.id, at: Date.now() }));
+        undoStack.push(...group);
+        const others = result.data.results.length - done.length;
+        const verb = action === "approve" ? "Approved " : "Rejected ";
+        toast(verb + done.length + (done.length === 1 ? " comment" : " comments") +
+          (others ? " (" + others + " taken or decided by others)" : ""),
+          group.length && UNDO_MS > 0 ? [{ label: "Undo all", run: () => undoGroup(group) }] : []);
+      } else {
+        for (const id of ids) decided.delete(id);
+        toast((result.data && result.data.message) || "Could not record the decisions");
+      }
+    } catch (e) {
+      for (const id of ids) decided.delete(id);
+      toast("Network error: the decisions were not recorded");
+    }
+    render(true);
+    refresh();
+  }
+
+  async function undoOne(entry) {
+    const i = undoStack.indexOf(entry);
+    if (i >= 0) undoStack.splice(i, 1);
+    const result = await api("POST", "/moderate/decisions/" + encodeURIComponent(entry.decisionId) + "/undo");
+    if (result.ok) decided.delete(entry.commentId);
+    return result;
+  }
+
+  // `u` and the toast's Undo: the newest decision still inside the window.
+  async function undo() {
+    while (undoStack.length && Date.now() - undoStack[undoStack.length - 1].at > UNDO_MS) undoStack.pop();
+    const entry = undoStack[undoStack.length - 1];
+    if (!entry) { toast("Nothing to undo (a decision can be undone for " + UNDO_MS / 1000 + " s)"); return; }
+    try {
+      const result = await undoOne(entry);
+      toast(result.ok ? "Undone: " + entry.commentId + " is back in the queue" :
+        (result.data && result.data.message) || "Could not undo it");
+    } catch (e) {
+      toast("Network error: nothing was undone");
+    }
+    refresh();
+  }
+
+  async function undoGroup(group) {
+    let undone = 0;
+    for (const entry of group) {
+      try { if ((await undoOne(entry)).ok) undone += 1; } catch (e) { /* counted below */ }
+    }
+    toast("Undone: " + undone + " of " + group.length + " back in the queue");
+    refresh();
+  }
+
+  function toggleChosen(id) {
+    if (!id || decided.has(id)) return;
+    if (chosen.has(id)) chosen.delete(id);
+    else chosen.add(id);
+    render(false);
+  }
+
+  // shift+j / shift+k: the selection grows from the current card to the next / previous one.
+  function extend(step) {
+    if (selectedId) chosen.add(selectedId);
+    move(step);
+    if (selectedId) chosen.add(selectedId);
+    render(false);
+  }
+
+  function updateBulkBar() {
+    const ids = visibleItems().filter((i) => chosen.has(i.comment_id));
+    bulkBar.hidden = ids.length === 0;
+    document.getElementById("bulk-count").textContent = ids.length + " selected:";
+  }
+
+  function chosenIds() {
+    return visibleItems().filter((i) => chosen.has(i.comment_id)).map((i) => i.comment_id);
+  }
+
+  function rejectAuthor(id) {
+    const item = findItem(id);
+    if (!item) return;
+    const ids = visibleItems().filter((i) => i.author.id === item.author.id).map((i) => i.comment_id);
+    decideMany("reject", ids, item.author.id);
+  }
+
+  function setReason(code) {
+    pickedReason = code;
+    for (const b of reasonButtons) b.setAttribute("aria-pressed", b.dataset.reason === code ? "true" : "false");
+    reasonPicked.textContent = code ? "next reject: " + code : "";
+    render(false);
   }
 
   // Claiming is explicit: it holds a comment (others skip it) while the moderator looks
@@ -667,6 +785,8 @@
       case "note": openNote(id); break;
       case "claim": toggleClaim(id); break;
       case "expand": toggleExpanded(id); break;
+      case "select": toggleChosen(id); break;
+      case "reject-author": rejectAuthor(id); break;
       default: break;
     }
   }
@@ -732,7 +852,7 @@
 
   // --- events ------------------------------------------------------------------------------
 
-  const REPEATABLE = new Set(["j", "k"]); // holding j or k moves on; no other key repeats
+  const REPEATABLE = new Set(["j", "k", "J", "K"]); // holding j or k moves on; no other key repeats
 
   document.addEventListener("keydown", (event) => {
     if (!noteDialog.hidden) {
@@ -743,21 +863,29 @@
     const target = event.target;
     if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT" || target.isContentEditable)) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const keys = ["j", "k", "a", "r", "n", "c", "e", "?", "Escape"];
+    const keys = ["j", "k", "J", "K", "a", "r", "n", "c", "e", "x", "u", "1", "2", "3", "4", "5", "6", "7", "8", "9", "?", "Escape"];
     if (!keys.includes(event.key)) return;
     if (event.repeat && !REPEATABLE.has(event.key)) { event.preventDefault(); return; }
     if (!helpEl.hidden && event.key !== "?" && event.key !== "Escape") return; // help first
     switch (event.key) {
       case "j": move(1); break;
       case "k": move(-1); break;
-      case "a": decide("approve", selectedId); break;
-      case "r": decide("reject", selectedId); break;
+      case "J": extend(1); break;
+      case "K": extend(-1); break;
+      case "a": if (chosen.size) decideMany("approve", chosenIds()); else decide("approve", selectedId); break;
+      case "r": if (chosen.size) decideMany("reject", chosenIds()); else decide("reject", selectedId); break;
+      case "x": toggleChosen(selectedId); break;
+      case "u": undo(); break;
       case "n": event.preventDefault(); openNote(selectedId); break;
       case "c": toggleClaim(selectedId); break;
       case "e": toggleExpanded(selectedId); break;
       case "?": setHelp(helpEl.hidden); break;
       case "Escape": setHelp(false); break;
-      default: return;
+      default: {
+        const b = reasonButtons.find((r) => r.getAttribute("aria-keyshortcuts") === event.key);
+        if (b) setReason(pickedReason === b.dataset.reason ? null : b.dataset.reason);
+        return;
+      }
     }
   });
 
@@ -780,6 +908,15 @@
   document.getElementById("help-button").addEventListener("click", () => setHelp(helpEl.hidden));
   document.getElementById("help-close").addEventListener("click", (event) => { event.stopPropagation(); setHelp(false); });
   helpEl.addEventListener("click", (event) => { if (event.target === helpEl) setHelp(false); });
+  document.getElementById("extend-up").addEventListener("click", () => extend(-1));
+  document.getElementById("extend-down").addEventListener("click", () => extend(1));
+  document.getElementById("undo-button").addEventListener("click", () => undo());
+  document.getElementById("bulk-approve").addEventListener("click", () => decideMany("approve", chosenIds()));
+  document.getElementById("bulk-reject").addEventListener("click", () => decideMany("reject", chosenIds()));
+  document.getElementById("bulk-clear").addEventListener("click", () => { chosen.clear(); render(false); });
+  for (const b of reasonButtons) {
+    b.addEventListener("click", () => setReason(pickedReason === b.dataset.reason ? null : b.dataset.reason));
+  }
   document.getElementById("note-save").addEventListener("click", () => closeNote(true));
   document.getElementById("note-cancel").addEventListener("click", () => closeNote(false));
   filterEl.addEventListener("change", () => { filterEl.blur(); refresh(); });
