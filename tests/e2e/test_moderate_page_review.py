@@ -206,7 +206,7 @@ def test_every_key_has_a_button_and_the_buttons_act_on_their_card(stack, browser
     page.get_by_role("button", name="Save note").click()
     assert page.locator("#note-dialog").is_hidden()
     assert page.locator(".card[data-id='c0'] .note").inner_text() == "Note: checked the thread"
-    page.locator(".card[data-id='c0']").get_by_role("button", name="Reject").click()
+    page.locator(".card[data-id='c0']").get_by_role("button", name="Reject", exact=True).click()
     wait_until(lambda: status(sf, "c0") == "rejected", what="c0 rejected")
     with httpx.Client(base_url=stack.url, headers=PUB) as c:
         assert c.get("/v1/comments/c0").json()["decision"]["note"] == "checked the thread"
@@ -247,7 +247,7 @@ def test_a_double_press_decides_one_comment_and_the_next_card_settles_first(stac
     nxt = page.locator(".card[data-id='c1']")
     assert selected(page) == "c1"
     assert nxt.get_by_role("button", name="Approve").is_disabled()
-    assert nxt.get_by_role("button", name="Reject").is_disabled()
+    assert nxt.get_by_role("button", name="Reject", exact=True).is_disabled()
     assert nxt.locator(".settle-cue").inner_text() == "Wait a moment…"
     assert "Approved: c0" in page.locator("#toast").inner_text()
     # After the settle time the card says so and can be decided.
@@ -577,7 +577,7 @@ def test_a_rejection_reads_rejected_by_moderator(stack, browser):
     seed(sf, "c-old", "An earlier one.", author="u5", age=timedelta(minutes=30))
     seed(sf, "c-new", "The later one.", author="u5", age=timedelta(minutes=3))
     page = sign_in(browser, stack)
-    page.locator(".card[data-id='c-old']").get_by_role("button", name="Reject").click()
+    page.locator(".card[data-id='c-old']").get_by_role("button", name="Reject", exact=True).click()
     wait_until(lambda: status(sf, "c-old") == "rejected", what="c-old rejected")
     assert page.locator("#toast").inner_text().startswith("Rejected: c-old")
     with httpx.Client(base_url=stack.url, headers=PUB) as c:
