@@ -41,6 +41,7 @@ def test_every_rejecting_rule_of_the_default_file_names_a_reason():
     rejecting = {r.id: r.spec.reason for r in ruleset.rules if r.spec.action == "reject"}
     assert rejecting == {
         "severe-abuse-words": "abuse",
+        "banned-author": "other",
         "very-toxic": "abuse",
         "spam": "spam",
         "off-topic-links": "spam",

@@ -575,9 +575,11 @@ class _Loader:
     def _check_reason_action(self, raw: dict[str, Any], loc: Loc) -> None:
         """A reason code says why a comment was rejected; on an escalation it is the code a
         moderator's rejection takes by default. Anywhere else it is a mistake."""
-        if "reason" not in raw or raw.get("action") in _REASON_ACTIONS:
-            return
         action = raw.get("action")
+        if "reason" not in raw or action in _REASON_ACTIONS:
+            return
+        if isinstance(action, str) and action not in ("approve", None):
+            return  # not an action at all: reported on its own line, this would be noise
         does = f"action {action!r}" if isinstance(action, str) else "no action"
         self.error(
             (*loc, "reason"),

@@ -18,7 +18,7 @@ from moderation import reasons
 from moderation.policy._schema import NonEmptyStr, StrictModel, describe
 from moderation.policy._template import parse_template
 from moderation.policy.conditions import Condition, ReportReasonName, hold_conditions
-from moderation.policy.context import REPORT_TOTAL, HistoryQuery, ReportReason
+from moderation.policy.context import REPORT_TOTAL, AuthorStatus, HistoryQuery, ReportReason
 
 __all__ = [
     "Action",
@@ -145,8 +145,16 @@ class InlineArticleModel(StrictModel):
     age_hours: Annotated[float, Field(ge=0)] | None = None
 
 
+if TYPE_CHECKING:
+    AuthorStatusName = str
+else:
+    AuthorStatusName = Literal[tuple(status.value for status in AuthorStatus)]
+
+
 class InlineAuthorModel(StrictModel):
     id: NonEmptyStr = "inline-test-author"
+    status: AuthorStatusName = AuthorStatus.NORMAL.value
+    """The status moderators set on the author, as in effect (``author_status``)."""
     history: dict[HistoryKey, Annotated[int, Field(ge=0)]] = {}
 
 

@@ -72,6 +72,7 @@ class InlineTest:
             created_at=REFERENCE_TIME,
             history=history,
             reports=ReportCounts(dict(spec.reports)),
+            author_status=spec.author.status,
         )
 
 

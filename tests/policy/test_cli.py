@@ -41,7 +41,7 @@ def test_check_ok(capsys):
     scores = ",".join(DEFAULT_SCORES)
     assert run(["rules", "check", str(DEFAULT_RULES), "--scores", scores]) == 0
     out, err = capsys.readouterr()
-    assert out == f"ok: {DEFAULT_RULES} (15 rules, version {version})\n"
+    assert out == f"ok: {DEFAULT_RULES} (17 rules, version {version})\n"
     assert err == ""
 
 
@@ -73,7 +73,7 @@ def test_test_runs_the_active_rules_file_by_default(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert factory.builds == 1  # the default file has text-only tests
     assert out.splitlines()[-1] == (
-        f"{DEFAULT_RULES}: 24 passed, 0 failed, 0 skipped "
+        f"{DEFAULT_RULES}: 26 passed, 0 failed, 0 skipped "
         f"(version {load_rules(DEFAULT_RULES).version[:8]})"
     )
 
