@@ -12,6 +12,7 @@ from moderation import __version__, web
 from moderation.api import docs, errors, openapi, unavailable
 from moderation.api.routes import (
     articles,
+    audit,
     authors,
     comments,
     decisions,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(decisions.router)
     app.include_router(reviews.router)
     app.include_router(authors.router)
+    app.include_router(audit.router)
     app.include_router(webhooks.router)
     app.include_router(rules.router)
     app.include_router(perspective.router)

@@ -517,6 +517,9 @@ class ReviewPublic(BaseModel):
     evidence: dict[str, Any]
     claim: LeasePublic | None
     decision: ModeratorDecisionPublic | None
+    reports: ReportCountsPublic
+    """Readers' reports of the comment (received, by reason, and since its latest
+    moderator decision)."""
 
 
 class ReviewCounters(BaseModel):
@@ -834,3 +837,26 @@ def author_detail_public(view: Any) -> AuthorDetailPublic:
             for e in view.status_changes
         ],
     )
+
+
+# --- the audit log -------------------------------------------------------------------------
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    """Who: a moderator's name, ``rules``, ``publisher``, ``system``..."""
+    action: str
+    """What: ``review.claim``, ``review.decide``, ``author.status``, ``comment.reported``..."""
+    subject_type: str
+    subject_id: str
+    from_state: str | None
+    to_state: str | None
+    detail: dict[str, Any] | None
+
+
+class AuditPagePublic(BaseModel):
+    items: list[AuditEntryPublic]
+    """Newest first."""
+    next_cursor: str | None

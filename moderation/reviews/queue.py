@@ -3,8 +3,9 @@ from, counters, and the articles in the queue.
 
 A page costs a fixed number of queries whatever its length: one for the rows (comment,
 escalation, claim, article and parent joined, ordered and paged by ``SORT_ORDERS``), one for
-their scores, one for the latest decisions (done reviews only), and two for their authors'
-histories (counts by status, the latest few comments), each batched over the whole page.
+their scores, one for the latest decisions (done reviews only), two for their authors'
+histories (counts by status, the latest few comments) and one for their readers' reports
+(``reports.report_tallies``), each batched over the whole page.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from moderation.db.models import (
     Score,
     utcnow,
 )
-from moderation.policy import Action
+from moderation.policy import Action, ReportReason
+from moderation.reports import NO_TALLY, ReportTally, report_tallies
 from moderation.reviews.leases import ESCALATED, FINAL, is_live
 from moderation.reviews.ordering import (
     SORT_ORDERS,
@@ -58,6 +60,7 @@ from moderation.reviews.views import (
     ReviewArticle,
     ReviewAuthor,
     ReviewPage,
+    ReviewReports,
     decision_view,
     reasons_of,
 )
@@ -225,9 +228,28 @@ def moderator_queue(
 def _reviews(session: Session, rows: Sequence[Any], now: datetime) -> list[Review]:
     comments: list[Comment] = [row[0] for row in rows]
     histories = author_histories(session, comments)
+    tallies = report_tallies(session, [c.id for c in comments])
     return [
-        _review(row[0], row[1], row[2], row[3], row[4], histories[row[0].id], now) for row in rows
+        _review(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            histories[row[0].id],
+            _reports(tallies.get(row[0].id, NO_TALLY)),
+            now,
+        )
+        for row in rows
     ]
+
+
+def _reports(tally: ReportTally) -> ReviewReports:
+    return ReviewReports(
+        total=tally.received.total,
+        by_reason={r.value: tally.received.count(r.value) for r in ReportReason},
+        unreviewed=tally.unreviewed.total,
+    )
 
 
 def _review(
@@ -237,6 +259,7 @@ def _review(
     article: Article | None,
     parent: Comment | None,
     history: AuthorHistory,
+    reports: ReviewReports,
     now: datetime,
 ) -> Review:
     live = claim_row if claim_row is not None and is_live(claim_row, now) else None
@@ -283,6 +306,7 @@ def _review(
             moderator=live.moderator, claimed_at=live.claimed_at, expires_at=live.expires_at
         ),
         decision=decision,
+        reports=reports,
     )
 
 

@@ -94,6 +94,17 @@ class DecisionView:
 
 
 @dataclass(frozen=True)
+class ReviewReports:
+    """Readers' reports of the comment: every one received, by reason, and those made since
+    its latest moderator decision (``moderation.reports.report_tallies``)."""
+
+    total: int
+    by_reason: dict[str, int]
+    """Every reason, 0 included."""
+    unreviewed: int
+
+
+@dataclass(frozen=True)
 class Review:
     """An escalated comment with everything a moderator needs to decide it."""
 
@@ -116,6 +127,7 @@ class Review:
     evidence: dict[str, Any]
     claim: Lease | None
     decision: DecisionView | None
+    reports: ReviewReports
 
 
 @dataclass(frozen=True)

@@ -18,24 +18,31 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel
 
-from moderation import reasons, reviews
+from moderation import authors, reasons, reviews
 from moderation.api.deps import RedisDep, SessionDep, SettingsDep
+from moderation.api.routes.audit import read_audit_page
+from moderation.api.routes.authors import set_author_status
 from moderation.api.routes.decisions import ReasonCodePublic, check_reason_code, decision_public
 from moderation.api.routes.reviews import bulk_decide
 from moderation.api.schemas import (
+    AuthorNoteCreate,
+    AuthorStatusPut,
     BulkDecisionCreate,
     ClaimPublic,
+    Identifier,
     ModeratorDecisionCreate,
     ModeratorQueuePublic,
     QueuedArticlePublic,
     ReviewCounters,
     ReviewPublic,
     UndoPublic,
+    author_detail_public,
+    author_note_public,
 )
 from moderation.auth import KeyRing, Role
 from moderation.db.session import READ_ONLY
@@ -369,6 +376,68 @@ def read_reasons_for_page(settings: SettingsDep, web: WebSessionDep) -> Response
         PageReasons(
             reasons=[ReasonCodePublic(**r.public()) for r in reasons.REASONS],
             undo_seconds=settings.undo_seconds,
+        )
+    )
+
+
+# --- the author panel and the history --------------------------------------------------------
+
+
+@router.get("/authors/{author_id}.json")
+def read_author_for_page(
+    author_id: Identifier, session: SessionDep, web: WebSessionDep
+) -> Response:
+    """The author panel (``p``): what ``GET /v1/authors/{id}`` answers."""
+    session.connection(execution_options={READ_ONLY: True})
+    body = author_detail_public(authors.read_author(session, author_id))
+    session.rollback()
+    return _json(body)
+
+
+@router.post("/authors/{author_id}/status")
+def set_author_status_from_page(
+    author_id: Identifier,
+    status_in: AuthorStatusPut,
+    session: SessionDep,
+    settings: SettingsDep,
+    redis_conn: RedisDep,
+    web: WebSessionDep,
+) -> Response:
+    """The panel's status controls, checked and applied as ``PUT /v1/authors/{id}/status``."""
+    body = set_author_status(
+        author_id=author_id,
+        status_in=status_in,
+        session=session,
+        settings=settings,
+        conn=redis_conn,
+        moderator=web.principal.name,
+    )
+    return _json(body)
+
+
+@router.post("/authors/{author_id}/notes")
+def create_author_note_from_page(
+    author_id: Identifier, note_in: AuthorNoteCreate, session: SessionDep, web: WebSessionDep
+) -> Response:
+    note = authors.add_note(
+        session=session, author_id=author_id, moderator=web.principal.name, text=note_in.text
+    )
+    return _json(author_note_public(note), 201)
+
+
+@router.get("/audit.json")
+def read_audit_for_page(
+    session: SessionDep,
+    web: WebSessionDep,
+    comment_id: Identifier | None = None,
+    author_id: Identifier | None = None,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """A card's or the author panel's History: ``GET /v1/audit``'s first page."""
+    session.connection(execution_options={READ_ONLY: True})
+    return _json(
+        read_audit_page(
+            session, comment_id=comment_id, author_id=author_id, cursor=cursor, limit=50
         )
     )
 

@@ -18,6 +18,8 @@ from moderation.comments import NewComment, create_comment
 from moderation.db import AuditEntry, Comment, DecidedBy, Score
 from moderation.db.models import WebhookDelivery
 from moderation.decisions import record_decision
+from moderation.policy import ReportReason
+from moderation.reports import NewReport, record_report
 from tests.conftest import API_KEYS_SPEC, auth
 from tests.reviews._support import counting, seed_reviews
 
@@ -133,6 +135,23 @@ def test_lists_escalated_comments_with_everything_a_moderator_needs(api, session
     assert [c["id"] for c in history["recent"]] == ["old"]
     assert item["parent"]["id"] == "parent" and item["parent"]["text"] == "The parent comment."
     assert body["counters"] == {"open": 1, "claimed": 0, "decided_today": 0}
+
+
+def test_each_review_has_its_readers_reports_counted(api, session_factory):
+    add_comment(session_factory, "c1")
+    add_comment(session_factory, "c2", author="u2")
+    with session_factory() as s:
+        for reader, reason in (("r1", "abusive"), ("r2", "abusive"), ("r3", "spam")):
+            new = NewReport(reporter_id=reader, reason=ReportReason(reason))
+            record_report(session=s, comment_id="c1", new=new)
+        s.commit()
+    items = {i["comment_id"]: i for i in api.get("/v1/reviews", headers=MOD).json()["items"]}
+    assert items["c1"]["reports"] == {
+        "total": 3,
+        "by_reason": {"abusive": 2, "off_topic": 0, "spam": 1, "other": 0},
+        "unreviewed": 3,
+    }
+    assert items["c2"]["reports"]["total"] == 0
 
 
 def test_roles_publisher_cannot_review(api, session_factory):
@@ -324,5 +343,6 @@ def test_a_page_of_100_reviews_takes_the_queries_of_a_page_of_1(api, session_fac
     if status == "done":
         assert {i["decision"]["action"] for i in items} == {"approve", "reject"}
     assert one.count == hundred.count, (one.sql, hundred.sql)
-    # rows, scores, (latest decisions,) author counts, author's recent comments, counters
-    assert hundred.count == (6 if status == "done" else 5), hundred.sql
+    # rows, scores, (latest decisions,) author counts, author's recent comments, readers'
+    # reports, counters
+    assert hundred.count == (7 if status == "done" else 6), hundred.sql

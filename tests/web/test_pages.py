@@ -187,8 +187,8 @@ def test_the_queue_takes_the_same_queries_for_1_review_as_for_100(page, session_
     assert any(i["parent"] for i in big["items"])
     assert one.count == many.count, (one.sql, many.sql)
     # rows (with the first open ones as a subquery), scores, author counts, author's recent
-    # comments, counters, articles
-    assert many.count == 6, many.sql
+    # comments, readers' reports, counters, articles
+    assert many.count == 7, many.sql
 
 
 def test_the_queue_poll_takes_no_write_lock(page, session_factory):
@@ -227,3 +227,32 @@ def test_the_help_lists_every_key_the_script_takes_and_each_has_a_button(page):
     header_keys = set(re.findall(r'aria-keyshortcuts="([^"]+)"', html))
     card_keys = set(re.findall(r'button\([^\n]*?, "\w+", "(\w)"\)', js))
     assert header_keys | card_keys == handled - {"Escape"}, (header_keys, card_keys)
+
+
+def test_the_author_panel_sets_a_status_adds_a_note_and_shows_the_history(page, session_factory):
+    add_comment(session_factory, "c1", author="u7")
+    add_comment(session_factory, "c2", author="u7")
+    assert page.get("/moderate/authors/u7.json").status_code == 401
+    sign_in(page)
+    token = {"X-CSRF-Token": meta_token(page.get("/moderate").text)}
+    author = page.get("/moderate/authors/u7.json")
+    assert author.status_code == 200 and author.json()["status"] == "normal"
+    assert author.json()["counts"]["escalated"] == 2
+    assert page.get("/moderate/authors/nobody.json").status_code == 404
+    ban = {"status": "banned", "reason_code": "spam", "reject_pending": True}
+    assert page.post("/moderate/authors/u7/status", json=ban).status_code == 403  # no CSRF
+    r = page.post("/moderate/authors/u7/status", json=ban, headers=token)
+    assert r.status_code == 200, r.text
+    assert r.json()["changed"] and r.json()["rejected"] == ["c1", "c2"]
+    bad = page.post("/moderate/authors/u7/status", json={"status": "suspended"}, headers=token)
+    assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "until"
+    assert page.post("/moderate/authors/u7/notes", json={"text": "x"}).status_code == 403
+    note = page.post("/moderate/authors/u7/notes", json={"text": "Spam run"}, headers=token)
+    assert note.status_code == 201 and note.json()["moderator"] == "moderator-tester"
+    body = page.get("/moderate/authors/u7.json").json()
+    assert body["status"] == "banned" and [n["text"] for n in body["notes"]] == ["Spam run"]
+    history = page.get("/moderate/audit.json", params={"author_id": "u7"}).json()["items"]
+    assert [e["action"] for e in history] == ["author.note", "author.status"]
+    comment = page.get("/moderate/audit.json", params={"comment_id": "c1"}).json()["items"]
+    assert comment[0]["action"] == "review.decide"
+    assert page.get("/moderate/audit.json").status_code == 422

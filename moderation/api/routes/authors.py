@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import redis
 from fastapi import APIRouter, Path, Query
+from sqlalchemy.orm import Session
 
 from moderation import authors, reasons
 from moderation.api.deps import ModeratorDep, RedisDep, SessionDep, SettingsDep
@@ -23,6 +25,7 @@ from moderation.api.schemas import (
 )
 from moderation.db.models import utcnow
 from moderation.policy.context import AuthorStatus
+from moderation.settings import Settings
 
 router = APIRouter(prefix="/v1/authors", tags=["authors"])
 
@@ -98,10 +101,30 @@ def put_author_status(
     redis_conn: RedisDep,
     principal: ModeratorDep,
 ) -> AuthorStatusResult:
+    return set_author_status(
+        author_id=author_id,
+        status_in=status_in,
+        session=session,
+        settings=settings,
+        conn=redis_conn,
+        moderator=principal.name,
+    )
+
+
+def set_author_status(
+    *,
+    author_id: str,
+    status_in: AuthorStatusPut,
+    session: Session,
+    settings: Settings,
+    conn: redis.Redis | None,
+    moderator: str,
+) -> AuthorStatusResult:
+    """Checked, applied and answered as the API does; shared with the /moderate page."""
     check_status_put(status_in)
     result = authors.apply_status(
         session=session,
-        conn=redis_conn,
+        conn=conn,
         settings=settings,
         author_id=author_id,
         change=authors.StatusChange(
@@ -111,7 +134,7 @@ def put_author_status(
             reason_code=status_in.reason_code,
             reject_pending=status_in.reject_pending,
         ),
-        moderator=principal.name,
+        moderator=moderator,
     )
     author = result.author
     status = authors.status_in_effect(author, utcnow())
