@@ -27,6 +27,13 @@
   const reasonPicked = document.getElementById("reason-picked");
   const UNDO_MS = Number(document.querySelector('meta[name="undo-seconds"]').content) * 1000;
   const reasonButtons = [...document.querySelectorAll("#reason-bar .reason-pick")];
+  const authorDialog = document.getElementById("author-dialog");
+  const authorStatusSelect = document.getElementById("author-status-select");
+  const authorUntilField = document.getElementById("author-until-field");
+  const authorRejectPending = document.getElementById("author-reject-pending");
+  const authorMessage = document.getElementById("author-message");
+  const authorHistoryButton = document.getElementById("author-history");
+  const authorHistoryList = document.getElementById("author-history-list");
 
   let items = [];
   let me = null;
@@ -47,6 +54,8 @@
   const undoStack = [];
   const chosen = new Set(); // cards selected for a bulk decision (x, shift+j / shift+k)
   let pickedReason = null; // the reason code for the next reject (keys 1-9)
+  let authorFor = null; // the author whose panel is open
+  const historyRows = new Map(); // comment id -> its audit rows, while its History is open
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -269,6 +278,20 @@
     return "claimed by " + who + " until " + until;
   }
 
+  // "Reported 3× (2 abusive, 1 spam)", in the reasons' order; and how many came after the
+  // latest moderator decision when not all of them did.
+  const REPORT_REASONS = ["abusive", "off_topic", "spam", "other"];
+  function reportsText(reports) {
+    if (!reports || !reports.total) return null;
+    const parts = REPORT_REASONS.filter((r) => reports.by_reason[r])
+      .map((r) => reports.by_reason[r] + " " + r.replace("_", "-"));
+    let text = "Reported " + reports.total + "× (" + parts.join(", ") + ")";
+    if (reports.unreviewed !== reports.total) {
+      text += " · " + reports.unreviewed + " since the last moderator decision";
+    }
+    return text;
+  }
+
   function card(item, index, total) {
     const id = item.comment_id;
     const authorName = item.author.name || item.author.id;
@@ -304,6 +327,9 @@
     posted.appendChild(timeEl(item.created_at, "age"));
     meta.appendChild(posted);
     li.appendChild(meta);
+
+    const reported = reportsText(item.reports);
+    if (reported) li.appendChild(el("p", "reports", reported));
 
     if (item.parent) {
       const parent = el("blockquote", "parent");
@@ -367,6 +393,13 @@
     const note = notes.get(id);
     if (note) li.appendChild(el("p", "note", "Note: " + note));
 
+    const history = el("ol", "audit");
+    history.id = "history-" + index;
+    history.setAttribute("aria-label", "History of comment " + id);
+    history.hidden = !historyRows.has(id);
+    if (historyRows.has(id)) fillAudit(history, historyRows.get(id));
+    li.appendChild(history);
+
     const actions = el("div", "actions");
     actions.setAttribute("role", "group");
     actions.setAttribute("aria-label", "Decide comment " + (index + 1));
@@ -385,6 +418,11 @@
     pick.setAttribute("aria-pressed", chosen.has(id) ? "true" : "false");
     actions.appendChild(pick);
     actions.appendChild(button("Reject all pending from this author", "reject-author"));
+    actions.appendChild(button("Author", "author", "p"));
+    const historyButton = button("History", "history");
+    historyButton.setAttribute("aria-expanded", historyRows.has(id) ? "true" : "false");
+    historyButton.setAttribute("aria-controls", history.id);
+    actions.appendChild(historyButton);
     if (pickedReason) actions.appendChild(el("span", "chip reason-chip", "reject reason: " + pickedReason));
     actions.appendChild(el("span", "settle-cue"));
     li.appendChild(actions);
@@ -497,7 +535,7 @@
     // Everything a card shows (spans found after the decision, the author's history, claims).
     for (const id of [...chosen]) if (!list.some((i) => i.comment_id === id)) chosen.delete(id);
     updateBulkBar();
-    const signature = JSON.stringify([me, list, [...notes], [...expanded], [...chosen], pickedReason]);
+    const signature = JSON.stringify([me, list, [...notes], [...expanded], [...chosen], pickedReason, [...historyRows]]);
     if (force || signature !== lastBuilt) {
       lastBuilt = signature;
       const active = document.activeElement;
@@ -778,6 +816,207 @@
     }
   }
 
+  // --- history (the audit log) -----------------------------------------------------------------
+
+  function describeAudit(entry) {
+    let text = entry.actor + " · " + entry.action;
+    if (entry.from_state || entry.to_state) text += " · " + (entry.from_state || "–") + " → " + (entry.to_state || "–");
+    const d = entry.detail || {};
+    const extra = [];
+    for (const key of ["action", "reason_code", "reason", "until", "note"]) if (d[key]) extra.push(key + ": " + d[key]);
+    if (Array.isArray(d.rejected) && d.rejected.length) extra.push("rejected: " + d.rejected.join(", "));
+    if (extra.length) text += " (" + extra.join("; ") + ")";
+    return text;
+  }
+
+  function fillAudit(list, entries) {
+    const rows = entries.map((entry) => {
+      const row = el("li", "audit-entry");
+      row.appendChild(timeEl(entry.at, "age"));
+      row.appendChild(document.createTextNode(" " + describeAudit(entry)));
+      return row;
+    });
+    if (!rows.length) rows.push(el("li", "muted", "Nothing in the audit log yet."));
+    list.replaceChildren(...rows);
+  }
+
+  async function fetchAudit(params) {
+    const result = await api("GET", "/moderate/audit.json?" + new URLSearchParams(params).toString());
+    if (!result.ok) throw new Error((result.data && result.data.message) || "Could not load the history");
+    return result.data.items;
+  }
+
+  async function toggleHistory(id) {
+    if (!id) return;
+    if (historyRows.has(id)) {
+      historyRows.delete(id);
+      render(false);
+      return;
+    }
+    try {
+      historyRows.set(id, await fetchAudit({ comment_id: id }));
+    } catch (e) {
+      toast(e.message);
+    }
+    render(false);
+  }
+
+  // --- the author panel ------------------------------------------------------------------------
+
+  function authorStatusText(a) {
+    let text = "Status: " + a.status;
+    if (a.status === "suspended" && a.suspended_until) text += " until " + new Date(a.suspended_until).toLocaleString();
+    const set = a.status_set;
+    if (set && set.set_by) {
+      text += " — set by " + set.set_by;
+      if (set.reason_code) text += " (" + set.reason_code + ")";
+      if (set.reason) text += ": " + set.reason;
+    }
+    return text;
+  }
+
+  function showAuthor(a) {
+    document.getElementById("author-status").textContent = authorStatusText(a);
+    const c = a.counts;
+    document.getElementById("author-counts").textContent = c.total + " comments: " + c.approved + " approved · " +
+      c.rejected + " rejected · " + c.escalated + " escalated · " + c.pending + " pending";
+    const comments = a.comments.map((cm) => {
+      const row = el("li", "recent-" + cm.status);
+      row.appendChild(el("span", "chip status-tag", cm.status));
+      let text = " " + cm.id + ": “" + excerpt(cm.text, 120) + "”";
+      const d = cm.decision;
+      if (d) text += " — " + d.action + " by " + (d.actor || d.decided_by) + (d.reason_code ? " (" + d.reason_code + ")" : "");
+      row.appendChild(document.createTextNode(text));
+      return row;
+    });
+    document.getElementById("author-comments").replaceChildren(...comments);
+    const noteRows = a.notes.map((n) => {
+      const row = el("li", "author-note");
+      row.appendChild(el("strong", null, n.moderator));
+      row.appendChild(document.createTextNode(" "));
+      row.appendChild(timeEl(n.created_at, "age"));
+      row.appendChild(document.createTextNode(": " + n.text));
+      return row;
+    });
+    if (!noteRows.length) noteRows.push(el("li", "muted", "No notes yet."));
+    document.getElementById("author-notes").replaceChildren(...noteRows);
+    authorStatusSelect.value = a.status;
+    statusControls();
+  }
+
+  async function loadAuthor() {
+    if (!authorFor) return;
+    const id = authorFor;
+    const result = await api("GET", "/moderate/authors/" + encodeURIComponent(id) + ".json");
+    if (id !== authorFor) return;
+    if (!result.ok) { authorMessage.textContent = (result.data && result.data.message) || "Could not load the author"; return; }
+    showAuthor(result.data);
+    if (!authorHistoryList.hidden) await loadAuthorHistory();
+  }
+
+  async function loadAuthorHistory() {
+    try {
+      fillAudit(authorHistoryList, await fetchAudit({ author_id: authorFor }));
+    } catch (e) {
+      authorMessage.textContent = e.message;
+    }
+  }
+
+  function statusControls() {
+    const status = authorStatusSelect.value;
+    authorUntilField.hidden = status !== "suspended";
+    const stops = status === "suspended" || status === "banned";
+    authorRejectPending.disabled = !stops;
+    if (!stops) authorRejectPending.checked = false;
+  }
+
+  function openAuthor(id) {
+    const item = findItem(id);
+    if (!item) return;
+    authorFor = item.author.id;
+    focusBeforeDialog = document.activeElement;
+    document.getElementById("author-title").textContent = "Author " + item.author.id +
+      (item.author.name ? " (" + item.author.name + ")" : "");
+    for (const id of ["author-status", "author-counts"]) document.getElementById(id).textContent = "Loading…";
+    document.getElementById("author-comments").replaceChildren();
+    document.getElementById("author-notes").replaceChildren();
+    document.getElementById("author-note-text").value = "";
+    document.getElementById("author-reason").value = "";
+    document.getElementById("author-reason-code").value = "";
+    document.getElementById("author-until").value = "";
+    authorRejectPending.checked = false;
+    authorMessage.textContent = "";
+    authorHistoryList.hidden = true;
+    authorHistoryButton.setAttribute("aria-expanded", "false");
+    authorDialog.hidden = false;
+    const title = document.getElementById("author-title");
+    title.tabIndex = -1;
+    title.focus();
+    loadAuthor();
+  }
+
+  function closeAuthor() {
+    authorDialog.hidden = true;
+    authorFor = null;
+    restoreFocus();
+  }
+
+  async function setAuthorStatus() {
+    if (!authorFor) return;
+    const body = { status: authorStatusSelect.value };
+    const code = document.getElementById("author-reason-code").value;
+    const reason = document.getElementById("author-reason").value.trim();
+    if (code) body.reason_code = code;
+    if (reason) body.reason = reason;
+    if (body.status === "suspended") {
+      const until = document.getElementById("author-until").value;
+      if (!until) { authorMessage.textContent = "Give the time the suspension ends."; return; }
+      body.until = new Date(until).toISOString(); // the browser's local time, sent as UTC
+    }
+    if (authorRejectPending.checked) body.reject_pending = true;
+    try {
+      const result = await api("POST", "/moderate/authors/" + encodeURIComponent(authorFor) + "/status", body);
+      if (result.ok) {
+        const r = result.data;
+        for (const id of r.rejected) decided.add(id);
+        authorMessage.textContent = (r.changed ? "Status set: " + r.status : "Already " + r.status + ": nothing changed") +
+          (r.rejected.length ? " · rejected " + r.rejected.length + " pending (" + r.rejected.join(", ") + ")" : "");
+        render(false);
+        await loadAuthor();
+        refresh();
+      } else {
+        authorMessage.textContent = (result.data && result.data.message) || "Could not set the status";
+      }
+    } catch (e) {
+      authorMessage.textContent = "Network error: nothing changed";
+    }
+  }
+
+  async function addAuthorNote() {
+    const textEl = document.getElementById("author-note-text");
+    const text = textEl.value.trim();
+    if (!authorFor || !text) return;
+    try {
+      const result = await api("POST", "/moderate/authors/" + encodeURIComponent(authorFor) + "/notes", { text });
+      if (result.ok) {
+        textEl.value = "";
+        authorMessage.textContent = "Note added";
+        await loadAuthor();
+      } else {
+        authorMessage.textContent = (result.data && result.data.message) || "Could not add the note";
+      }
+    } catch (e) {
+      authorMessage.textContent = "Network error: the note was not added";
+    }
+  }
+
+  async function toggleAuthorHistory() {
+    const show = authorHistoryList.hidden;
+    authorHistoryButton.setAttribute("aria-expanded", show ? "true" : "false");
+    if (show) await loadAuthorHistory();
+    authorHistoryList.hidden = !show;
+  }
+
   function act(action, id) {
     switch (action) {
       case "approve": decide("approve", id); break;
@@ -787,6 +1026,8 @@
       case "expand": toggleExpanded(id); break;
       case "select": toggleChosen(id); break;
       case "reject-author": rejectAuthor(id); break;
+      case "author": openAuthor(id); break;
+      case "history": toggleHistory(id); break;
       default: break;
     }
   }
@@ -855,6 +1096,10 @@
   const REPEATABLE = new Set(["j", "k", "J", "K"]); // holding j or k moves on; no other key repeats
 
   document.addEventListener("keydown", (event) => {
+    if (!authorDialog.hidden) {
+      if (event.key === "Escape") { event.preventDefault(); closeAuthor(); }
+      return;
+    }
     if (!noteDialog.hidden) {
       if (event.key === "Escape") { event.preventDefault(); closeNote(false); }
       else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); closeNote(true); }
@@ -863,7 +1108,7 @@
     const target = event.target;
     if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT" || target.isContentEditable)) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const keys = ["j", "k", "J", "K", "a", "r", "n", "c", "e", "x", "u", "1", "2", "3", "4", "5", "6", "7", "8", "9", "?", "Escape"];
+    const keys = ["j", "k", "J", "K", "a", "r", "n", "c", "e", "x", "u", "p", "1", "2", "3", "4", "5", "6", "7", "8", "9", "?", "Escape"];
     if (!keys.includes(event.key)) return;
     if (event.repeat && !REPEATABLE.has(event.key)) { event.preventDefault(); return; }
     if (!helpEl.hidden && event.key !== "?" && event.key !== "Escape") return; // help first
@@ -877,6 +1122,7 @@
       case "x": toggleChosen(selectedId); break;
       case "u": undo(); break;
       case "n": event.preventDefault(); openNote(selectedId); break;
+      case "p": event.preventDefault(); openAuthor(selectedId); break;
       case "c": toggleClaim(selectedId); break;
       case "e": toggleExpanded(selectedId); break;
       case "?": setHelp(helpEl.hidden); break;
@@ -917,6 +1163,12 @@
   for (const b of reasonButtons) {
     b.addEventListener("click", () => setReason(pickedReason === b.dataset.reason ? null : b.dataset.reason));
   }
+  document.getElementById("author-close").addEventListener("click", () => closeAuthor());
+  authorDialog.addEventListener("click", (event) => { if (event.target === authorDialog) closeAuthor(); });
+  authorStatusSelect.addEventListener("change", statusControls);
+  document.getElementById("author-status-set").addEventListener("click", () => setAuthorStatus());
+  document.getElementById("author-note-add").addEventListener("click", () => addAuthorNote());
+  authorHistoryButton.addEventListener("click", () => toggleAuthorHistory());
   document.getElementById("note-save").addEventListener("click", () => closeNote(true));
   document.getElementById("note-cancel").addEventListener("click", () => closeNote(false));
   filterEl.addEventListener("change", () => { filterEl.blur(); refresh(); });

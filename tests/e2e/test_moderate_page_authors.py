@@ -1,0 +1,149 @@
+"""The /moderate page's second-day views (issue #15), in a real Chromium against a real API
+server: readers' reports on the card, the author panel (`p`: status, counts, latest comments,
+notes; set a status, add a note) and the History of a card and of an author (the audit log).
+
+The server, database and seeding are tests/e2e/test_moderate_page_review.py's.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from moderation.db.models import Author
+from moderation.policy import ReportReason
+from moderation.reports import NewReport, record_report
+from tests.e2e import test_moderate_page_review as review
+from tests.e2e.test_moderate_page_review import seed, sign_in, status, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser]
+
+# That module's fixtures, for this module (a server of its own).
+review_stack = review.review_stack
+stack = review.stack
+browser = review.browser
+
+
+def report(session_factory, cid: str, *reasons: tuple[str, str]) -> None:
+    with session_factory() as s:
+        for reader, reason in reasons:
+            new = NewReport(reporter_id=reader, reason=ReportReason(reason))
+            record_report(session=s, comment_id=cid, new=new)
+        s.commit()
+
+
+def test_a_reported_comment_says_how_often_and_why(stack, browser):
+    stack, sf = stack
+    seed(sf, "c-rep", age=timedelta(minutes=3))
+    seed(sf, "c-quiet", author="u2", age=timedelta(minutes=2))
+    report(sf, "c-rep", ("r1", "abusive"), ("r2", "spam"), ("r3", "abusive"))
+    page = sign_in(browser, stack)
+    reported = page.locator(".card[data-id='c-rep'] .reports")
+    assert reported.inner_text() == "Reported 3× (2 abusive, 1 spam)"
+    assert page.locator(".card[data-id='c-quiet'] .reports").count() == 0
+    # A new report shows on the open page at the next poll.
+    report(sf, "c-quiet", ("r9", "off_topic"))
+    page.locator(".card[data-id='c-quiet'] .reports").wait_for(timeout=10_000)
+    assert page.locator(".card[data-id='c-quiet'] .reports").inner_text() == (
+        "Reported 1× (1 off-topic)"
+    )
+    assert page.errors == []
+
+
+def test_the_author_panel_sets_a_status_adds_a_note_and_shows_the_history(stack, browser):
+    stack, sf = stack
+    seed(sf, "c1", "First of a spam run, honestly.", author="spammer", age=timedelta(minutes=5))
+    seed(sf, "c2", "Second of a spam run, honestly.", author="spammer", age=timedelta(minutes=4))
+    seed(sf, "c3", "Someone else entirely.", author="reader", age=timedelta(minutes=3))
+    page = sign_in(browser, stack)
+    assert page.locator(".card").first.get_attribute("data-id") == "c1"
+
+    # `p` opens the selected card's author; the panel's heading takes the focus.
+    page.keyboard.press("p")
+    dialog = page.get_by_role("dialog", name="Author spammer (Reader spammer)")
+    dialog.wait_for()
+    assert page.evaluate("document.activeElement.id") == "author-title"
+    status_line = page.locator("#author-status")
+    page.wait_for_function(
+        "!document.getElementById('author-status').textContent.includes('Loading')"
+    )
+    assert status_line.inner_text() == "Status: normal"
+    assert page.locator("#author-counts").inner_text() == (
+        "2 comments: 0 approved · 0 rejected · 2 escalated · 0 pending"
+    )
+    assert page.locator("#author-comments li").count() == 2
+    # Keys typed in the panel stay in it (no approve with `a` while writing a note).
+    page.get_by_label("Add a note").fill("Posts the same link on every article.")
+    page.get_by_role("button", name="Add note").click()
+    page.locator("#author-notes li.author-note").wait_for(timeout=5_000)
+    note = page.locator("#author-notes li.author-note").first.inner_text()
+    assert note.startswith("moderator-tester") and note.endswith(
+        ": Posts the same link on every article."
+    )
+    assert status(sf, "c1") == "escalated"
+
+    # Suspend: the until field appears; reject pending takes their queued comments.
+    page.locator("#author-status-select").select_option("suspended")
+    assert page.get_by_label("Suspended until", exact=True).is_visible()
+    page.get_by_label("Suspended until", exact=True).fill("2099-01-01T10:00")
+    page.locator("#author-reason-code").select_option("spam")
+    page.get_by_label("Reason (for moderators and the publisher)").fill("link spam")
+    page.get_by_label("Reject their pending comments too").check()
+    page.get_by_role("button", name="Set status").click()
+    page.locator("#author-message:has-text('Status set: suspended')").wait_for(timeout=5_000)
+    assert "rejected 2 pending (c1, c2)" in page.locator("#author-message").inner_text()
+    wait_until(lambda: "suspended until" in status_line.inner_text(), what="status shown")
+    assert "set by moderator-tester (spam): link spam" in status_line.inner_text()
+    with sf() as s:
+        author = s.get(Author, "spammer")
+        assert author is not None and author.status == "suspended"
+        assert author.suspended_until is not None and author.suspended_until.year == 2099
+    assert status(sf, "c1") == status(sf, "c2") == "rejected"
+
+    # The author's history: the status change and the note, newest first.
+    history = page.get_by_role("button", name="History", exact=True).and_(
+        page.locator("#author-history")
+    )
+    history.click()
+    assert history.get_attribute("aria-expanded") == "true"
+    rows = page.locator("#author-history-list li")
+    rows.first.wait_for(timeout=5_000)
+    texts = rows.all_inner_texts()
+    assert len(texts) == 2
+    assert "moderator-tester · author.status · normal → suspended" in texts[0]
+    assert "reason_code: spam" in texts[0] and "rejected: c1, c2" in texts[0]
+    assert "moderator-tester · author.note" in texts[1]
+
+    # Esc closes the panel and gives the focus back; the author's cards have left the queue.
+    page.keyboard.press("Escape")
+    assert dialog.is_hidden()
+    page.locator(".card[data-id='c1']").wait_for(state="detached", timeout=10_000)
+    assert [n.get_attribute("data-id") for n in page.locator(".card").all()] == ["c3"]
+    assert page.evaluate("document.activeElement.closest('.card')?.dataset.id") == "c3"
+    assert page.errors == []
+
+
+def test_a_cards_history_lists_its_audit_rows(stack, browser):
+    stack, sf = stack
+    seed(sf, "c1", age=timedelta(minutes=2))
+    report(sf, "c1", ("r1", "spam"))
+    page = sign_in(browser, stack)
+    card = page.locator(".card[data-id='c1']")
+    card.get_by_role("button", name="Claim").click()
+    card.locator(".chip.claim").wait_for(timeout=5_000)
+    toggle = card.get_by_role("button", name="History")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    toggle.click()
+    rows = card.locator("ol.audit li")
+    rows.first.wait_for(timeout=5_000)
+    texts = rows.all_inner_texts()
+    assert "moderator-tester · review.claim · open → claimed" in texts[0]
+    assert "publisher · comment.reported · escalated → escalated" in texts[1]
+    assert card.get_by_role("button", name="History").get_attribute("aria-expanded") == "true"
+    # It stays open across polls, and closes again.
+    page.wait_for_timeout(3500)
+    assert card.locator("ol.audit li").count() == len(texts)
+    card.get_by_role("button", name="History").click()
+    assert card.locator("ol.audit").is_hidden()
+    assert page.errors == []
