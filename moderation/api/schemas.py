@@ -860,3 +860,26 @@ class AuditPagePublic(BaseModel):
     items: list[AuditEntryPublic]
     """Newest first."""
     next_cursor: str | None
+
+
+# --- a moderator's recent decisions (the /moderate page) -------------------------------------
+
+
+class RecentDecisionPublic(BaseModel):
+    decision_id: int
+    comment_id: str
+    action: str
+    reason_code: str | None
+    decided_at: datetime
+    text: str
+    """The comment's first 200 characters."""
+    article_id: str
+    article_title: str | None
+    article_url: str | None
+    undoable: bool
+
+
+class RecentDecisionsPublic(BaseModel):
+    items: list[RecentDecisionPublic]
+    """Newest first."""
+    undo_seconds: float

@@ -6,7 +6,8 @@
     leases.py               claim, renew, release; an expired lease is simply ignored
     moderator_decisions.py  decide an escalated comment, overturn an automatic decision
     bulk.py                 decide many escalated comments at once, each on its own
-    undo.py                 undo a moderator's decision within the undo window
+    undo.py                 undo a moderator's decision within the undo window; their recent
+                            decisions
 
 A claim is a lease (``MODERATION_REVIEW_LEASE_SECONDS``) held in ``review_claims``; taking
 or renewing it is a compare-and-set, so two moderators never hold one comment. Deciding
@@ -33,13 +34,21 @@ from moderation.reviews.ordering import (
 )
 from moderation.reviews.queue import (
     RECENT_COMMENTS,
+    SEARCH_MAX_CHARS,
     articles_in_queue,
     author_histories,
     counters,
     list_reviews,
     moderator_queue,
 )
-from moderation.reviews.undo import Undone, UndoRefusedError, undo_decision, undo_latest
+from moderation.reviews.undo import (
+    RecentDecision,
+    Undone,
+    UndoRefusedError,
+    recent_decisions,
+    undo_decision,
+    undo_latest,
+)
 from moderation.reviews.views import (
     Author,
     AuthorHistory,
@@ -59,6 +68,7 @@ from moderation.reviews.views import (
 
 __all__ = [
     "RECENT_COMMENTS",
+    "SEARCH_MAX_CHARS",
     "SORT_ORDERS",
     "Author",
     "AuthorHistory",
@@ -81,6 +91,7 @@ __all__ = [
     "SortField",
     "SortKey",
     "UndoRefusedError",
+    "RecentDecision",
     "Undone",
     "apply_moderator_decision",
     "articles_in_queue",
@@ -98,5 +109,6 @@ __all__ = [
     "overturn",
     "release",
     "undo_decision",
+    "recent_decisions",
     "undo_latest",
 ]

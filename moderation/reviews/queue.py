@@ -71,6 +71,10 @@ RECENT_COMMENTS = 5
 RECENT_TEXT_CHARS = 300
 """How much of each of those comments' text it shows."""
 
+SEARCH_MAX_CHARS = 200
+"""The longest search the queue takes (a text search is a LIKE over the escalated comments'
+text: bounded, so one request cannot make it arbitrarily dear)."""
+
 
 class _ReviewQuery:
     """The joins behind a review, with aliases of its own (so one can be a subquery of
@@ -142,6 +146,20 @@ class _ReviewQuery:
     def on_article(self, article_id: str | None) -> ColumnElement[bool]:
         return self.comment.article_id == article_id if article_id is not None else true()
 
+    def matching(self, search: str | None) -> ColumnElement[bool]:
+        """A comment, author or article id given exactly (indexed), or words in the text
+        (case-insensitive, ``%`` and ``_`` taken literally; a bound parameter)."""
+        if not search or not search.strip():
+            return true()
+        term = search.strip()[:SEARCH_MAX_CHARS]
+        c = self.comment
+        return or_(
+            c.id == term,
+            c.author_id == term,
+            c.article_id == term,
+            c.text.icontains(term, autoescape=True),
+        )
+
     def ordered(self, stmt: Select[Any], sort: Sort) -> Select[Any]:
         return stmt.order_by(
             *[
@@ -176,13 +194,16 @@ def list_reviews(
     article_id: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    search: str | None = None,
     now: datetime | None = None,
 ) -> ReviewPage:
     """Reviews in one status, a page at a time; the cursor is a keyset, so new escalations
     never shift or repeat the pages after it. ``InvalidCursorError`` for a bad cursor."""
     now = now or utcnow()
     q = _ReviewQuery(now)
-    stmt = q.select_reviews().where(q.in_status(status), q.on_article(article_id))
+    stmt = q.select_reviews().where(
+        q.in_status(status), q.on_article(article_id), q.matching(search)
+    )
     if cursor:
         stmt = stmt.where(q.after(sort, decode_cursor(cursor, sort)))
     stmt = q.options(q.ordered(stmt, sort), with_decisions=status is ReviewStatus.DONE)
@@ -205,21 +226,27 @@ def moderator_queue(
     sort: Sort = Sort.PRIORITY,
     article_id: str | None = None,
     limit: int = 100,
+    search: str | None = None,
     now: datetime | None = None,
 ) -> list[Review]:
     """What a moderator works from: the first ``limit`` open reviews and every review the
-    moderator holds, however far down the order it sorts, in one order."""
+    moderator holds, however far down the order it sorts, in one order (both narrowed by
+    the article and the search, when given)."""
     now = now or utcnow()
     first_open = _ReviewQuery(now)
     open_ids = first_open.ordered(
         first_open.select(first_open.comment.id).where(
-            first_open.in_status(ReviewStatus.OPEN), first_open.on_article(article_id)
+            first_open.in_status(ReviewStatus.OPEN),
+            first_open.on_article(article_id),
+            first_open.matching(search),
         ),
         sort,
     ).limit(limit)
     q = _ReviewQuery(now)
     stmt = q.select_reviews().where(
-        q.on_article(article_id), or_(q.comment.id.in_(open_ids), q.held_by(moderator))
+        q.on_article(article_id),
+        q.matching(search),
+        or_(q.comment.id.in_(open_ids), q.held_by(moderator)),
     )
     rows = session.execute(q.options(q.ordered(stmt, sort), with_decisions=False)).all()
     return _reviews(session, rows, now)

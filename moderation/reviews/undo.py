@@ -12,13 +12,13 @@ only while the window is open, and only while that decision is still the comment
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from moderation import audit, webhooks
-from moderation.db.models import Comment, DecidedBy, Decision, utcnow
+from moderation.db.models import Article, Comment, DecidedBy, Decision, utcnow
 from moderation.decisions import STATUS_FOR_ACTION
 from moderation.exceptions import ConflictError, NotFoundError
 from moderation.policy import Action
@@ -136,3 +136,77 @@ def undo_latest(
     return undo_decision(
         session=session, decision_id=latest, moderator=moderator, window_seconds=window_seconds
     )
+
+
+# --- a moderator's recent decisions ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecentDecision:
+    """One of a moderator's decisions, for "My recent decisions"."""
+
+    decision_id: int
+    comment_id: str
+    action: str
+    reason_code: str | None
+    decided_at: datetime
+    text: str
+    """The comment's first ``RECENT_DECISION_TEXT_CHARS`` characters."""
+    article_id: str
+    article_title: str | None
+    article_url: str | None
+    undoable: bool
+    """Still the comment's latest decision and inside the undo window (the server checks
+    again when asked, and the held webhook decides the last word)."""
+
+
+RECENT_DECISION_TEXT_CHARS = 200
+
+
+def recent_decisions(
+    session: Session,
+    *,
+    moderator: str,
+    window_seconds: float,
+    limit: int = 20,
+    now: datetime | None = None,
+) -> list[RecentDecision]:
+    """The moderator's latest decisions, newest first, in one query."""
+    now = now or utcnow()
+    latest = (
+        select(func.max(Decision.id))
+        .where(Decision.comment_id == Comment.id)
+        .correlate(Comment)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            Decision,
+            func.substr(Comment.text, 1, RECENT_DECISION_TEXT_CHARS),
+            Comment.article_id,
+            Article.title,
+            Article.url,
+            (Decision.id == latest).label("latest"),
+        )
+        .join(Comment, Comment.id == Decision.comment_id)
+        .outerjoin(Article, Article.id == Comment.article_id)
+        .where(Decision.decided_by == DecidedBy.MODERATOR.value, Decision.actor == moderator)
+        .order_by(Decision.id.desc())
+        .limit(limit)
+    ).tuples()
+    opens_after = now - timedelta(seconds=window_seconds)
+    return [
+        RecentDecision(
+            decision_id=d.id,
+            comment_id=d.comment_id,
+            action=d.action,
+            reason_code=d.reason_code,
+            decided_at=d.decided_at,
+            text=text,
+            article_id=article_id,
+            article_title=title,
+            article_url=url,
+            undoable=bool(is_latest) and d.decided_at > opens_after,
+        )
+        for d, text, article_id, title, url, is_latest in rows
+    ]

@@ -38,6 +38,8 @@ from moderation.api.schemas import (
     ModeratorDecisionCreate,
     ModeratorQueuePublic,
     QueuedArticlePublic,
+    RecentDecisionPublic,
+    RecentDecisionsPublic,
     ReviewCounters,
     ReviewPublic,
     UndoPublic,
@@ -258,9 +260,10 @@ def read_queue(
     web: WebSessionDep,
     article_id: str | None = None,
     sort: reviews.Sort = reviews.Sort.PRIORITY,
+    q: Annotated[str | None, Query(max_length=reviews.SEARCH_MAX_CHARS)] = None,
 ) -> Response:
     """The first open reviews plus every one this moderator holds, with counters and the
-    article filter."""
+    article filter; ``q`` searches (a comment, author or article id, or words in the text)."""
     # The page polls every few seconds: on SQLite, never wait for (or hold) the write lock.
     session.connection(execution_options={READ_ONLY: True})
     items = reviews.moderator_queue(
@@ -269,6 +272,7 @@ def read_queue(
         sort=sort,
         article_id=article_id or None,
         limit=QUEUE_LIMIT,
+        search=q or None,
     )
     body = ModeratorQueuePublic(
         moderator=web.principal.name,
@@ -360,6 +364,22 @@ def undo_from_page(
             comment_id=undone.comment_id,
             undone_decision_id=undone.decision_id,
             status=undone.status,
+        )
+    )
+
+
+@router.get("/decisions.json")
+def read_my_decisions(session: SessionDep, settings: SettingsDep, web: WebSessionDep) -> Response:
+    """My recent decisions: this moderator's last 20, each saying whether it can be undone."""
+    session.connection(execution_options={READ_ONLY: True})
+    rows = reviews.recent_decisions(
+        session, moderator=web.principal.name, window_seconds=settings.undo_seconds, limit=20
+    )
+    session.rollback()
+    return _json(
+        RecentDecisionsPublic(
+            items=[RecentDecisionPublic.model_validate(r, from_attributes=True) for r in rows],
+            undo_seconds=settings.undo_seconds,
         )
     )
 

@@ -346,3 +346,26 @@ def test_a_page_of_100_reviews_takes_the_queries_of_a_page_of_1(api, session_fac
     # rows, scores, (latest decisions,) author counts, author's recent comments, readers'
     # reports, counters
     assert hundred.count == (7 if status == "done" else 6), hundred.sql
+
+
+def test_the_queue_is_searched_by_id_or_text_as_a_bound_parameter(api, session_factory):
+    add_comment(session_factory, "c1", "The bus lanes are a 100% good idea.", author="ann")
+    add_comment(
+        session_factory, "c2", "Parking matters more than buses.", author="bob", article="a2"
+    )
+    add_comment(session_factory, "c3", "Nothing to see here.", author="cy")
+
+    def found(q: str) -> list[str]:
+        r = api.get("/v1/reviews", params={"q": q}, headers=MOD)
+        assert r.status_code == 200, r.text
+        return sorted(i["comment_id"] for i in r.json()["items"])
+
+    assert found("BUS") == ["c1", "c2"]  # words in the text, any case
+    assert found("bob") == ["c2"]  # an author id
+    assert found("a2") == ["c2"]  # an article id
+    assert found("c3") == ["c3"]  # a comment id
+    assert found("100%") == ["c1"] and found("1%") == []  # % is a character, not a wildcard
+    assert found("_") == []
+    assert found("' OR 1=1 --") == []
+    too_long = api.get("/v1/reviews", params={"q": "x" * 201}, headers=MOD)
+    assert too_long.status_code == 422

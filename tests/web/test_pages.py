@@ -256,3 +256,44 @@ def test_the_author_panel_sets_a_status_adds_a_note_and_shows_the_history(page, 
     comment = page.get("/moderate/audit.json", params={"comment_id": "c1"}).json()["items"]
     assert comment[0]["action"] == "review.decide"
     assert page.get("/moderate/audit.json").status_code == 422
+
+
+def test_the_page_searches_sorts_and_lists_my_recent_decisions(page, session_factory):
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    add_comment(session_factory, "c1", "Bus lanes, again.", priority=1, toxicity=0.9, at=base)
+    add_comment(session_factory, "c2", "Trams instead.", priority=5, toxicity=0.2,
+                at=base + timedelta(minutes=1), author="u2")  # fmt: skip
+    add_comment(session_factory, "c3", "More bus lanes!", priority=3, toxicity=0.5,
+                at=base + timedelta(minutes=2))  # fmt: skip
+    sign_in(page)
+    token = {"X-CSRF-Token": meta_token(page.get("/moderate").text)}
+
+    def ids(**params: str) -> list[str]:
+        return [
+            i["comment_id"] for i in page.get("/moderate/queue.json", params=params).json()["items"]
+        ]
+
+    assert ids(sort="priority") == ["c2", "c3", "c1"]
+    assert ids(sort="oldest") == ["c1", "c2", "c3"]
+    assert ids(sort="toxicity") == ["c1", "c3", "c2"]
+    assert ids(q="bus lanes", sort="oldest") == ["c1", "c3"]
+    assert ids(q="u2") == ["c2"]
+    assert page.get("/moderate/queue.json", params={"q": "x" * 201}).status_code == 422
+
+    assert page.get("/moderate/decisions.json").json()["items"] == []
+    first = page.post("/moderate/reviews/c1/decision", json={"action": "approve"}, headers=token)
+    second = page.post(
+        "/moderate/reviews/c2/decision", json={"action": "reject", "reason_code": "spam"},
+        headers=token,
+    )  # fmt: skip
+    assert first.status_code == second.status_code == 201
+    mine = page.get("/moderate/decisions.json").json()
+    rows = [(r["comment_id"], r["action"], r["reason_code"], r["undoable"]) for r in mine["items"]]
+    assert rows == [("c2", "reject", "spam", True), ("c1", "approve", None, True)]
+    assert mine["items"][0]["text"] == "Trams instead."
+    assert mine["items"][0]["article_id"] == "a1"
+    # Undone, it leaves the list (the decision is gone); decided again by someone else,
+    # the older one would no longer be undoable.
+    undo = page.post(f"/moderate/decisions/{mine['items'][0]['decision_id']}/undo", headers=token)
+    assert undo.status_code == 200, undo.text
+    assert [r["comment_id"] for r in page.get("/moderate/decisions.json").json()["items"]] == ["c1"]

@@ -47,10 +47,23 @@ def read_reviews(
     article_id: Identifier | None = None,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=reviews.SEARCH_MAX_CHARS,
+            description="A comment, author or article id (exactly), or words in the text",
+        ),
+    ] = None,
 ) -> ReviewPage:
     try:
         page = reviews.list_reviews(
-            session, status=status, sort=sort, article_id=article_id, cursor=cursor, limit=limit
+            session,
+            status=status,
+            sort=sort,
+            article_id=article_id,
+            cursor=cursor,
+            limit=limit,
+            search=q,
         )
     except InvalidCursorError as exc:
         field = [{"field": "cursor", "message": str(exc), "type": "invalid_cursor"}]
