@@ -1,6 +1,7 @@
 """The /moderate page's second-day views (issue #15), in a real Chromium against a real API
 server: readers' reports on the card, the author panel (`p`: status, counts, latest comments,
-notes; set a status, add a note) and the History of a card and of an author (the audit log).
+notes; set a status, add a note), the History of a card and of an author (the audit log),
+the search box and the sort control, and "My decisions" with its Undo.
 
 The server, database and seeding are tests/e2e/test_moderate_page_review.py's.
 """
@@ -119,7 +120,7 @@ def test_the_author_panel_sets_a_status_adds_a_note_and_shows_the_history(stack,
     page.keyboard.press("Escape")
     assert dialog.is_hidden()
     page.locator(".card[data-id='c1']").wait_for(state="detached", timeout=10_000)
-    assert [n.get_attribute("data-id") for n in page.locator(".card").all()] == ["c3"]
+    assert card_ids(page) == ["c3"]
     assert page.evaluate("document.activeElement.closest('.card')?.dataset.id") == "c3"
     assert page.errors == []
 
@@ -146,4 +147,74 @@ def test_a_cards_history_lists_its_audit_rows(stack, browser):
     assert card.locator("ol.audit li").count() == len(texts)
     card.get_by_role("button", name="History").click()
     assert card.locator("ol.audit").is_hidden()
+    assert page.errors == []
+
+
+def card_ids(page) -> list[str]:
+    """The cards' ids in one read (the queue is rebuilt as the search narrows it)."""
+    ids: list[str] = page.evaluate("[...document.querySelectorAll('.card')].map(c => c.dataset.id)")
+    return ids
+
+
+def test_search_and_sort_narrow_and_order_the_queue(stack, browser):
+    stack, sf = stack
+    seed(sf, "c1", "Bus lanes are a bad idea.", priority=1, scores={"toxicity": 0.9},
+         age=timedelta(minutes=9))  # fmt: skip
+    seed(sf, "c2", "Trams would be better.", author="u2", priority=5, scores={"toxicity": 0.2},
+         age=timedelta(minutes=8))  # fmt: skip
+    seed(sf, "c3", "More bus lanes, please.", priority=3, scores={"toxicity": 0.5},
+         age=timedelta(minutes=7))  # fmt: skip
+    page = sign_in(browser, stack)
+    assert card_ids(page) == ["c2", "c3", "c1"]  # priority
+    page.locator("#sort").select_option("oldest")
+    wait_until(lambda: card_ids(page) == ["c1", "c2", "c3"], what="oldest first")
+    page.locator("#sort").select_option("toxicity")
+    wait_until(lambda: card_ids(page) == ["c1", "c3", "c2"], what="most toxic first")
+
+    search = page.get_by_role("searchbox", name="Search")
+    page.keyboard.press("/")  # the key for the box
+    assert page.evaluate("document.activeElement.id") == "search"
+    page.keyboard.type("BUS LANES")
+    wait_until(lambda: card_ids(page) == ["c1", "c3"], what="text search")
+    # Typing in the box is not a key for the queue: nothing was approved by the "a" in it.
+    assert status(sf, "c1") == status(sf, "c3") == "escalated"
+    search.fill("u2")
+    search.press("Enter")  # at once, and the keys go back to the queue
+    wait_until(lambda: card_ids(page) == ["c2"], what="author search")
+    assert page.evaluate("document.activeElement.closest('.card')?.dataset.id") == "c2"
+    search.press("Escape")
+    wait_until(lambda: card_ids(page) == ["c1", "c3", "c2"], what="search cleared")
+    assert page.errors == []
+
+
+def test_my_decisions_lists_the_latest_and_undoes_one(stack, browser):
+    stack, sf = stack
+    seed(sf, "c1", "First comment to decide.", age=timedelta(minutes=3))
+    seed(sf, "c2", "Second comment to decide.", author="u2", age=timedelta(minutes=2),
+         url="https://news.example/a1")  # fmt: skip
+    page = sign_in(browser, stack)
+    page.keyboard.press("a")
+    page.locator(".card[data-id='c1']").wait_for(state="detached", timeout=5_000)
+    wait_until(lambda: status(sf, "c1") == "approved", what="c1 approved")
+    page.wait_for_timeout(1100)  # the next card settles first
+    page.keyboard.press("r")
+    wait_until(lambda: status(sf, "c2") == "rejected", what="c2 rejected")
+
+    page.get_by_role("button", name="My decisions").click()
+    dialog = page.get_by_role("dialog", name="My recent decisions")
+    dialog.wait_for()
+    rows = page.locator("#decisions-list li.decision-row")
+    rows.first.wait_for(timeout=5_000)
+    texts = rows.all_inner_texts()
+    assert len(texts) == 2
+    assert "rejected" in texts[0] and "c2" in texts[0] and "Second comment" in texts[0]
+    assert "approved" in texts[1] and "c1" in texts[1]
+    assert rows.first.get_by_role("link").get_attribute("href") == "https://news.example/a1"
+    page.get_by_role("button", name="Undo the decision on c1").click()
+    page.locator("#decisions-message:has-text('Undone: c1')").wait_for(timeout=5_000)
+    wait_until(lambda: status(sf, "c1") == "escalated", what="c1 back")
+    wait_until(lambda: rows.count() == 1, what="the undone decision gone from the list")
+    page.keyboard.press("Escape")
+    assert dialog.is_hidden()
+    page.locator(".card[data-id='c1']").wait_for(timeout=10_000)
     assert page.errors == []

@@ -27,6 +27,11 @@
   const reasonPicked = document.getElementById("reason-picked");
   const UNDO_MS = Number(document.querySelector('meta[name="undo-seconds"]').content) * 1000;
   const reasonButtons = [...document.querySelectorAll("#reason-bar .reason-pick")];
+  const sortEl = document.getElementById("sort");
+  const searchEl = document.getElementById("search");
+  const decisionsDialog = document.getElementById("decisions-dialog");
+  const decisionsList = document.getElementById("decisions-list");
+  const decisionsMessage = document.getElementById("decisions-message");
   const authorDialog = document.getElementById("author-dialog");
   const authorStatusSelect = document.getElementById("author-status-select");
   const authorUntilField = document.getElementById("author-until-field");
@@ -1017,6 +1022,81 @@
     authorHistoryList.hidden = !show;
   }
 
+  // --- my recent decisions ----------------------------------------------------------------------
+
+  function decisionRow(d) {
+    const row = el("li", "decision-row");
+    row.appendChild(timeEl(d.decided_at, "age"));
+    row.appendChild(el("strong", null, d.action === "approve" ? "approved" : "rejected"));
+    row.appendChild(el("code", null, d.comment_id));
+    if (d.reason_code) row.appendChild(el("span", "chip", d.reason_code));
+    row.appendChild(el("span", null, "“" + excerpt(d.text, 80) + "”"));
+    const url = safeUrl(d.article_url);
+    const title = d.article_title || d.article_id;
+    if (url) {
+      const link = el("a", null, title);
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      row.appendChild(link);
+    } else {
+      row.appendChild(el("span", "muted", title));
+    }
+    if (d.undoable) {
+      const b = el("button", "undo-decision", "Undo");
+      b.type = "button";
+      b.setAttribute("aria-label", "Undo the decision on " + d.comment_id);
+      b.addEventListener("click", () => undoListed(d));
+      row.appendChild(b);
+    }
+    return row;
+  }
+
+  async function loadMyDecisions() {
+    try {
+      const result = await api("GET", "/moderate/decisions.json");
+      if (!result.ok) { decisionsMessage.textContent = (result.data && result.data.message) || "Could not load your decisions"; return; }
+      const rows = result.data.items.map(decisionRow);
+      if (!rows.length) rows.push(el("li", "muted", "No decisions yet."));
+      decisionsList.replaceChildren(...rows);
+    } catch (e) {
+      decisionsMessage.textContent = "Network error: could not load your decisions";
+    }
+  }
+
+  async function undoListed(d) {
+    try {
+      const result = await api("POST", "/moderate/decisions/" + encodeURIComponent(d.decision_id) + "/undo");
+      if (result.ok) {
+        decided.delete(d.comment_id);
+        const i = undoStack.findIndex((e) => e.decisionId === d.decision_id);
+        if (i >= 0) undoStack.splice(i, 1);
+        decisionsMessage.textContent = "Undone: " + d.comment_id + " is back in the queue";
+      } else {
+        decisionsMessage.textContent = (result.data && result.data.message) || "Could not undo it";
+      }
+    } catch (e) {
+      decisionsMessage.textContent = "Network error: nothing was undone";
+    }
+    await loadMyDecisions();
+    document.getElementById("decisions-title").focus();
+    refresh();
+  }
+
+  function openMyDecisions() {
+    focusBeforeDialog = document.activeElement;
+    decisionsMessage.textContent = "";
+    decisionsList.replaceChildren(el("li", "muted", "Loading…"));
+    decisionsDialog.hidden = false;
+    document.getElementById("decisions-title").focus();
+    loadMyDecisions();
+  }
+
+  function closeMyDecisions() {
+    decisionsDialog.hidden = true;
+    restoreFocus();
+  }
+
   function act(action, id) {
     switch (action) {
       case "approve": decide("approve", id); break;
@@ -1053,12 +1133,17 @@
   }
 
   let inFlight = false;
+  let again = false; // asked again while a poll was out (a new search or sort): once more after it
   async function refresh() {
-    if (inFlight) return;
+    if (inFlight) { again = true; return; }
     inFlight = true;
+    again = false;
     try {
       const params = new URLSearchParams();
       if (filterEl.value) params.set("article_id", filterEl.value);
+      if (sortEl.value !== "priority") params.set("sort", sortEl.value);
+      const search = searchEl.value.trim();
+      if (search) params.set("q", search);
       const result = await api("GET", "/moderate/queue.json?" + params.toString());
       if (!result.ok) {
         statusEl.textContent = (result.data && result.data.message) || "Could not load the queue";
@@ -1088,6 +1173,7 @@
       statusEl.textContent = "Offline? Retrying…";
     } finally {
       inFlight = false;
+      if (again) refresh();
     }
   }
 
@@ -1100,6 +1186,10 @@
       if (event.key === "Escape") { event.preventDefault(); closeAuthor(); }
       return;
     }
+    if (!decisionsDialog.hidden) {
+      if (event.key === "Escape") { event.preventDefault(); closeMyDecisions(); }
+      return;
+    }
     if (!noteDialog.hidden) {
       if (event.key === "Escape") { event.preventDefault(); closeNote(false); }
       else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); closeNote(true); }
@@ -1108,7 +1198,7 @@
     const target = event.target;
     if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT" || target.isContentEditable)) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const keys = ["j", "k", "J", "K", "a", "r", "n", "c", "e", "x", "u", "p", "1", "2", "3", "4", "5", "6", "7", "8", "9", "?", "Escape"];
+    const keys = ["j", "k", "J", "K", "a", "r", "n", "c", "e", "x", "u", "p", "/", "1", "2", "3", "4", "5", "6", "7", "8", "9", "?", "Escape"];
     if (!keys.includes(event.key)) return;
     if (event.repeat && !REPEATABLE.has(event.key)) { event.preventDefault(); return; }
     if (!helpEl.hidden && event.key !== "?" && event.key !== "Escape") return; // help first
@@ -1123,6 +1213,7 @@
       case "u": undo(); break;
       case "n": event.preventDefault(); openNote(selectedId); break;
       case "p": event.preventDefault(); openAuthor(selectedId); break;
+      case "/": event.preventDefault(); searchEl.focus(); searchEl.select(); break;
       case "c": toggleClaim(selectedId); break;
       case "e": toggleExpanded(selectedId); break;
       case "?": setHelp(helpEl.hidden); break;
@@ -1172,6 +1263,20 @@
   document.getElementById("note-save").addEventListener("click", () => closeNote(true));
   document.getElementById("note-cancel").addEventListener("click", () => closeNote(false));
   filterEl.addEventListener("change", () => { filterEl.blur(); refresh(); });
+  sortEl.addEventListener("change", () => { sortEl.blur(); refresh(); });
+  let searchTimer = null;
+  searchEl.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(refresh, 300);
+  });
+  // Enter searches at once and gives the keys back to the queue; Esc clears the search.
+  searchEl.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); clearTimeout(searchTimer); searchEl.blur(); refresh(); focusSelected(); }
+    else if (event.key === "Escape" && searchEl.value) { event.preventDefault(); searchEl.value = ""; refresh(); }
+  });
+  document.getElementById("my-decisions-button").addEventListener("click", () => openMyDecisions());
+  document.getElementById("decisions-close").addEventListener("click", () => closeMyDecisions());
+  decisionsDialog.addEventListener("click", (event) => { if (event.target === decisionsDialog) closeMyDecisions(); });
 
   // Give back what this page claimed when it goes away (a closed tab holds nothing).
   window.addEventListener("pagehide", () => {
