@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel
 
@@ -49,6 +56,7 @@ from moderation.api.schemas import (
 from moderation.auth import KeyRing, Role
 from moderation.db.session import READ_ONLY
 from moderation.settings import Settings
+from moderation.web import events
 from moderation.web.session import (
     PRE_SESSION_COOKIE,
     SESSION_COOKIE,
@@ -382,6 +390,21 @@ def read_my_decisions(session: SessionDep, settings: SettingsDep, web: WebSessio
             undo_seconds=settings.undo_seconds,
         )
     )
+
+
+@router.get("/events")
+def read_events(request: Request, web: WebSessionDep) -> Response:
+    """Server-sent events: new escalations and other moderators' decisions and claims
+    (``moderation.web.events``); the page polls as well, so a lost stream loses nothing."""
+    body = events.stream(
+        session_factory=request.app.state.session_factory,
+        moderator=web.principal.name,
+        last_event_id=request.headers.get("last-event-id"),
+        disconnected=request.is_disconnected,
+    )
+    response = StreamingResponse(body, media_type="text/event-stream")
+    response.headers["X-Accel-Buffering"] = "no"  # a proxy must not hold the frames back
+    return _secured(response)
 
 
 class PageReasons(BaseModel):

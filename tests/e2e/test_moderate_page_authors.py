@@ -1,22 +1,28 @@
 """The /moderate page's second-day views (issue #15), in a real Chromium against a real API
 server: readers' reports on the card, the author panel (`p`: status, counts, latest comments,
 notes; set a status, add a note), the History of a card and of an author (the audit log),
-the search box and the sort control, and "My decisions" with its Undo.
+the search box and the sort control, "My decisions" with its Undo, and the event stream
+(/moderate/events) that brings new escalations and others' decisions before the next poll.
 
 The server, database and seeding are tests/e2e/test_moderate_page_review.py's.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import threading
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from moderation.db.models import Author
 from moderation.policy import ReportReason
 from moderation.reports import NewReport, record_report
+from tests.conftest import API_KEYS
 from tests.e2e import test_moderate_page_review as review
-from tests.e2e.test_moderate_page_review import seed, sign_in, status, wait_until
+from tests.e2e.test_moderate_page_review import BOB_KEY, seed, sign_in, status, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser]
 
@@ -217,4 +223,71 @@ def test_my_decisions_lists_the_latest_and_undoes_one(stack, browser):
     page.keyboard.press("Escape")
     assert dialog.is_hidden()
     page.locator(".card[data-id='c1']").wait_for(timeout=10_000)
+    assert page.errors == []
+
+
+def signed_in_client(url: str, key: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, timeout=20)
+    form = client.get("/moderate").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token
+    r = client.post("/moderate/sign-in", data={"key": key, "csrf_token": token.group(1)})
+    assert r.status_code in (200, 303), r.text
+    return client
+
+
+def test_the_event_stream_sends_new_escalations_and_others_decisions(stack, browser):
+    stack, sf = stack
+    seed(sf, "c-bob", age=timedelta(minutes=5))
+    frames: list[tuple[str, dict]] = []
+    ready = threading.Event()
+
+    def read(client: httpx.Client) -> None:
+        with client.stream("GET", "/moderate/events") as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+            assert "script-src 'self'" in r.headers["content-security-policy"]
+            kind = None
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind:
+                    frames.append((kind, json.loads(line[6:])))
+                    if kind == "ready":
+                        ready.set()
+                    if {"decided", "changed"} <= {k for k, _ in frames}:
+                        return
+
+    mine = signed_in_client(stack.url, API_KEYS["moderator"])
+    bob = signed_in_client(stack.url, BOB_KEY)
+    try:
+        reader = threading.Thread(target=read, args=(mine,), daemon=True)
+        reader.start()
+        assert ready.wait(10), frames
+        seed(sf, "c-new", age=timedelta(seconds=5))
+        token = re.search(r'name="csrf-token" content="([^"]+)"', bob.get("/moderate").text)
+        assert token
+        csrf = {"X-CSRF-Token": token.group(1)}
+        assert bob.post("/moderate/reviews/c-bob/claim", headers=csrf).status_code == 200
+        r = bob.post("/moderate/reviews/c-bob/decision", json={"action": "approve"},
+                     headers=csrf)  # fmt: skip
+        assert r.status_code == 201, r.text
+        reader.join(15)
+    finally:
+        mine.close()
+        bob.close()
+    kinds = [(k, d.get("comment_id")) for k, d in frames]
+    assert kinds[0] == ("ready", None)
+    assert ("escalated", "c-new") in kinds
+    assert ("changed", None) in kinds  # bob's claim (an audit row: subject_id, not comment_id)
+    claim = next(d for k, d in frames if k == "changed")
+    assert claim == {"subject_type": "comment", "subject_id": "c-bob", "action": "review.claim",
+                     "actor": "bob"}  # fmt: skip
+    decided = next(d for k, d in frames if k == "decided")
+    assert decided == {"comment_id": "c-bob", "action": "approve", "moderator": "bob"}
+
+    # The page listens: a new escalation shows without waiting for a 3 s poll.
+    page = sign_in(browser, stack)
+    page.wait_for_selector("body[data-live='1']", timeout=10_000)
+    seed(sf, "c-live", age=timedelta(seconds=1))
+    page.locator(".card[data-id='c-live']").wait_for(timeout=10_000)
     assert page.errors == []

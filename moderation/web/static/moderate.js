@@ -8,6 +8,7 @@
 
 (function () {
   const POLL_MS = 3000;
+  const LIVE_POLL_MS = 10000; // while the event stream is up, a slower poll catches the rest
   const SETTLE_MS = 1000; // after a decision, no other one for this long
   const READY_CUE_MS = 1500; // how long the card then says "Ready"
   const CLAMP_LINES = 12; // long comments show this many lines until "Show all" (CSS agrees)
@@ -1132,12 +1133,15 @@
     filterEl.value = chosen;
   }
 
+  let live = false; // the event stream (/moderate/events) is open
+  let lastPoll = 0;
   let inFlight = false;
   let again = false; // asked again while a poll was out (a new search or sort): once more after it
   async function refresh() {
     if (inFlight) { again = true; return; }
     inFlight = true;
     again = false;
+    lastPoll = Date.now();
     try {
       const params = new URLSearchParams();
       if (filterEl.value) params.set("article_id", filterEl.value);
@@ -1303,6 +1307,17 @@
     resizeTimer = setTimeout(() => { measureHeader(); measureClamps(); }, 150);
   });
 
+  // New escalations and others' decisions as they happen; polling stays the fallback
+  // (every POLL_MS while the stream is down, every LIVE_POLL_MS while it is up).
+  function listen() {
+    if (!window.EventSource) return;
+    const source = new EventSource("/moderate/events");
+    source.addEventListener("ready", () => { live = true; document.body.dataset.live = "1"; });
+    source.addEventListener("error", () => { live = false; delete document.body.dataset.live; });
+    for (const kind of ["escalated", "decided", "changed"]) source.addEventListener(kind, () => refresh());
+  }
+
   refresh();
-  setInterval(refresh, POLL_MS);
+  listen();
+  setInterval(() => { if (!live || Date.now() - lastPoll >= LIVE_POLL_MS) refresh(); }, POLL_MS);
 })();
