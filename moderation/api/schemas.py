@@ -19,11 +19,17 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from moderation import defaults, reasons
 from moderation.policy import NO_REPORTS, Action, ReportCounts, ReportReason
 from moderation.reasons import MAX_REASON_TEXT
 from moderation.reviews import ModeratorAction
+
+FIELD_COMBINATION = "field_combination"
+"""The field error type of a refusal that depends on several fields together (exactly one
+of two ids; ``until`` only with ``suspended``; a rejection's reason code from the list while
+an approval's may be any text): no OpenAPI schema can say it, so a client reads it here."""
 
 
 def _no_control_characters(value: str) -> str:
@@ -399,7 +405,9 @@ class BulkDecisionCreate(Strict):
     @model_validator(mode="after")
     def _one_target(self) -> BulkDecisionCreate:
         if (self.comment_ids is None) == (self.author_id is None):
-            raise ValueError("give comment_ids or author_id (one of them)")
+            raise PydanticCustomError(
+                FIELD_COMBINATION, "give comment_ids or author_id (one of them)"
+            )
         return self
 
 

@@ -6,9 +6,11 @@ response as documented (status, headers, body), and the document's limits exactl
 (schema-valid requests are accepted, schema-violating ones refused). Bounded, and the same
 cases on every run (a fixed seed).
 
-Two refusals no schema can express are allowed, and only these: a 422 whose every field error
-is an id that is not stored (``unknown_reference``) or a paging cursor this server did not
-give out (``invalid_cursor``); and a batch that refuses its invalid items in its results
+Three refusals no schema can express are allowed, and only these: a 422 whose every field error
+is an id that is not stored (``unknown_reference``), a paging cursor this server did not
+give out (``invalid_cursor``), or a rule on several fields together (``field_combination``:
+exactly one of two ids, ``until`` only with ``suspended``, a rejection's reason code from
+the list); and a batch that refuses its invalid items in its results
 (202, ``failed`` counted), as the batch endpoint promises.
 
 The Perspective API (``/v1alpha1/``) is left out: it is off in unit tests (its models load in
@@ -29,10 +31,11 @@ from schemathesis.core import NotSet
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from moderation.api.schemas import FIELD_COMBINATION
 from moderation.defaults import DEFAULT_MAX_WAIT_SECONDS
 from tests.conftest import API_KEYS
 
-STATE_DEPENDENT = {"unknown_reference", "invalid_cursor"}
+STATE_DEPENDENT = {"unknown_reference", "invalid_cursor", FIELD_COMBINATION}
 BATCH = "POST /v1/comments/batch"
 MAX_WAIT = 0.2
 """``GET /v1/comments/{id}?wait=`` holds up to 30 s for a decision no worker makes here."""

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 from moderation import audit
 from moderation.api.deps import ModeratorDep, SessionDep
 from moderation.api.errors import ApiError
-from moderation.api.schemas import AuditEntryPublic, AuditPagePublic, ErrorBody, Identifier
+from moderation.api.schemas import (
+    FIELD_COMBINATION,
+    AuditEntryPublic,
+    AuditPagePublic,
+    ErrorBody,
+    Identifier,
+)
 from moderation.exceptions import InvalidCursorError
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -33,7 +39,9 @@ def read_audit_page(
 ) -> AuditPagePublic:
     """Shared with the /moderate page's History: exactly one of the two ids."""
     if (comment_id is None) == (author_id is None):
-        raise _invalid("comment_id", "give exactly one of comment_id and author_id")
+        raise _invalid(
+            "comment_id", "give exactly one of comment_id and author_id", FIELD_COMBINATION
+        )
     subject = ("comment", comment_id) if comment_id is not None else ("author", author_id)
     try:
         page = audit.list_entries(

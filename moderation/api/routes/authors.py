@@ -13,6 +13,7 @@ from moderation import authors, reasons
 from moderation.api.deps import ModeratorDep, RedisDep, SessionDep, SettingsDep
 from moderation.api.errors import ApiError
 from moderation.api.schemas import (
+    FIELD_COMBINATION,
     AuthorDetailPublic,
     AuthorNoteCreate,
     AuthorNotePublic,
@@ -58,7 +59,7 @@ def _refuse(field: str, message: str) -> ApiError:
         422,
         "validation_error",
         f"{field}: {message}",
-        [{"field": field, "message": message, "type": "value_error"}],
+        [{"field": field, "message": message, "type": FIELD_COMBINATION}],
     )
 
 

@@ -12,6 +12,7 @@ from moderation import reasons, reviews
 from moderation.api.deps import ModeratorDep, RedisDep, SessionDep, SettingsDep
 from moderation.api.errors import ApiError
 from moderation.api.schemas import (
+    FIELD_COMBINATION,
     ErrorBody,
     Identifier,
     ModeratorDecisionCreate,
@@ -39,7 +40,7 @@ def check_reason_code(decision_in: ModeratorDecisionCreate) -> None:
     try:
         reasons.check_code(decision_in.reason_code)
     except ValueError as exc:
-        field = [{"field": "reason_code", "message": str(exc), "type": "unknown_reason"}]
+        field = [{"field": "reason_code", "message": str(exc), "type": FIELD_COMBINATION}]
         raise ApiError(422, "validation_error", f"reason_code: {exc}", field) from None
 
 
