@@ -28,6 +28,7 @@ from moderation.defaults import (
     DEFAULT_EPOCHS,
     DEFAULT_LABEL_COLUMNS,
     DEFAULT_OFFTOPIC_SEED,
+    DEFAULT_SHARED_EPOCHS,
     DEFAULT_SOURCE_TEST_CAP,
     DEFAULT_SOURCE_TRAIN_CAP,
     DEFAULT_SPLIT_SEED,
@@ -365,7 +366,10 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--label-map", help="e.g. 'OFF=1,NOT=0'; unmapped labels are skipped")
     p.add_argument("--out", help="where to write the model (default: the shipped one)")
     p.add_argument(
-        "--epochs", type=float, default=DEFAULT_EPOCHS, help="passes over the training data"
+        "--epochs",
+        type=float,
+        help=f"passes over the training data (default {DEFAULT_EPOCHS:g}; "
+        f"{DEFAULT_SHARED_EPOCHS:g} with --shared)",
     )
     p.add_argument("--limit", type=int, help="train on a random N examples")
     p.add_argument("--seed", type=int, default=DEFAULT_SPLIT_SEED)

@@ -26,9 +26,11 @@ if TYPE_CHECKING:  # imported inside the functions that need them: they load tor
 
 from moderation.defaults import (
     DEFAULT_EPOCHS,
+    DEFAULT_SHARED_EPOCHS,
     DEFAULT_SOURCE_TRAIN_CAP,
     DEFAULT_SPLIT_SEED,
     DEFAULT_TEST_FRACTION,
+    DEFAULT_TUNED_LAYERS,
 )
 from moderation.exceptions import ConfigurationError
 from moderation.offline.datasets import (
@@ -486,7 +488,7 @@ def run_train(args: argparse.Namespace) -> int:
     embedder = Embedder()
     model = fit_toxicity_model(
         examples,
-        epochs=args.epochs,
+        epochs=DEFAULT_EPOCHS if args.epochs is None else args.epochs,
         seed=args.seed,
         embedder=embedder,
         progress=not args.quiet,
@@ -536,6 +538,8 @@ def run_shared_train(args: argparse.Namespace) -> int:
     check_sources(args.hold_out or [], "--hold-out")
     embedder = Embedder()
     cache = _load_states(args.states_cache)
+    if args.epochs is None:
+        args.epochs = DEFAULT_SHARED_EPOCHS
     if args.cross_source:
         return _cross_source(args, data_dir, embedder, cache)
     hold_out = list(args.hold_out or [])
@@ -551,7 +555,11 @@ def run_shared_train(args: argparse.Namespace) -> int:
         metadata={
             "command": "moderation train --shared DATA_DIR"
             + "".join(f" --hold-out {name}" for name in hold_out)
-            + (f" --tuned-layers {args.tuned_layers}" if args.tuned_layers != 1 else ""),
+            + (
+                f" --tuned-layers {args.tuned_layers}"
+                if args.tuned_layers != DEFAULT_TUNED_LAYERS
+                else ""
+            ),
             "held_out_sources": sorted(set(hold_out) | (set(READERS) & EVALUATION_ONLY)),
             "seed": args.seed,
             "train_cap": args.train_cap,
