@@ -68,7 +68,7 @@ def test_reload_activates_a_changed_file_and_refuses_a_broken_one(rules_client, 
         "changed": False, "version": v1, "previous_version": v1,
     }  # fmt: skip
 
-    lowered = rules_file.read_text().replace("toxicity, gte: 0.9}", "toxicity, gte: 0.8}")
+    lowered = rules_file.read_text().replace("toxicity, gte: 0.85}", "toxicity, gte: 0.8}")
     rules_file.write_text(lowered)
     v2 = load_rules(rules_file).version
     r = rules_client.post("/v1/rules/reload", headers=ADMIN)

@@ -579,7 +579,10 @@ def test_a_rejection_reads_rejected_by_moderator(stack, browser):
     page = sign_in(browser, stack)
     page.locator(".card[data-id='c-old']").get_by_role("button", name="Reject", exact=True).click()
     wait_until(lambda: status(sf, "c-old") == "rejected", what="c-old rejected")
-    assert page.locator("#toast").inner_text().startswith("Rejected: c-old")
+    wait_until(  # the toast says "Rejecting: ..." until the page has the server's answer
+        lambda: page.locator("#toast").inner_text().startswith("Rejected: c-old"),
+        what="the toast saying it was rejected",
+    )
     with httpx.Client(base_url=stack.url, headers=PUB) as c:
         decision = c.get("/v1/comments/c-old").json()["decision"]
     assert decision["reasons"] == [

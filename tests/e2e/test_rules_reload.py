@@ -106,7 +106,10 @@ def test_workers_pick_up_a_changed_rules_file_and_refuse_a_broken_one(
         assert active["rule_ids"][-1] == "no-helicopter-talk"
 
         # A broken file is refused; the last good version keeps deciding.
-        broken = rules.read_text().replace("reject\n    priority: 200", "rejct\n    priority: 200")
+        broken = rules.read_text().replace(
+            'reject\n    priority: 200\n    message: "banned',
+            'rejct\n    priority: 200\n    message: "banned',
+        )
         rules.write_text(broken)
         refused_at = time.monotonic()
         # The API notices by itself: /readyz stays ready and says which version decides.

@@ -1,8 +1,8 @@
 """``moderation rules backtest``: stored comments replayed with their stored scores.
 
 The comments are decided by ``rules/default.yaml`` when inserted (as a worker would); the
-backtest then tries a copy whose ``very-toxic`` threshold moves from 0.9 down to 0.8. The
-scores are built so that exactly the comments with toxicity in [0.8, 0.9) change, from
+backtest then tries a copy whose ``very-toxic`` threshold moves from 0.85 down to 0.75. The
+scores are built so that exactly the comments with toxicity in [0.75, 0.85) change, from
 escalate (borderline-toxicity) to reject (very-toxic).
 """
 
@@ -26,15 +26,15 @@ OLD = [f"old-{i}" for i in range(5)]  # received 10 days ago: outside --since 7d
 
 
 def toxicity(i: int) -> float:
-    """Per comment: 50 move (0.80..0.872), 50 stay escalated just below (0.79),
+    """Per comment: 50 move (0.75..0.822), 50 stay escalated just below (0.74),
     50 stay rejected (0.95), 450 stay approved (0.05..0.32)."""
     group = i % 12
     if group == 0:
-        return 0.8 + (i % 7) * 0.012
+        return 0.75 + (i % 7) * 0.012
     if group == 1:
         return 0.95
     if group == 2:
-        return 0.79
+        return 0.74
     return 0.05 + (i % 10) * 0.03
 
 
@@ -51,10 +51,10 @@ APPROVED = [cid(i) for i in range(N) if i % 12 >= 3]
 def new_rules(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "rules" / "words", tmp_path / "words")
     text = (ROOT / "rules" / "default.yaml").read_text()
-    old = "- {score: toxicity, gte: 0.9}                       # tune"
+    old = "- {score: toxicity, gte: 0.85}                      # tune"
     assert text.count(old) == 1  # very-toxic's threshold
     path = tmp_path / "lower.yaml"
-    path.write_text(text.replace(old, "- {score: toxicity, gte: 0.8}"))
+    path.write_text(text.replace(old, "- {score: toxicity, gte: 0.75}"))
     return path
 
 
@@ -68,7 +68,7 @@ def stored(session_factory):
                             content_hash="h", tags=[]))  # fmt: skip
         session.flush()
         specs = [(cid(i), toxicity(i), now) for i in range(N)]
-        specs += [(c, 0.85, now - timedelta(days=10)) for c in OLD]
+        specs += [(c, 0.8, now - timedelta(days=10)) for c in OLD]
         for comment_id, tox, received in specs:
             comment = Comment(
                 id=comment_id, article_id="a1", author_id=f"author-{comment_id}",
