@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis as redis_lib
 
-from tests.conftest import API_KEYS_SPEC, ROOT
+from tests.conftest import API_KEYS_SPEC, ROOT, TEST_PG_URL
 
 
 def free_port() -> int:
@@ -210,3 +210,27 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """An end-to-end test runs its processes on one database: PostgreSQL when the suite has
+    one (what docker-compose deploys), else the embedded SQLite. A test whose subject is how
+    the two databases differ (locks, outages, concurrent writers) is marked
+    ``both_databases`` and runs on each. The layers below (tests/api, tests/db, tests/workers
+    ...) run every test on both, so what these tests add is processes, not SQL."""
+    if not TEST_PG_URL:
+        return  # the PostgreSQL variants skip themselves; SQLite runs
+    here = Path(__file__).parent
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        one_database = (
+            Path(str(item.fspath)).is_relative_to(here)
+            and callspec is not None
+            and callspec.params.get("database_url") == "sqlite"
+            and item.get_closest_marker("both_databases") is None
+        )
+        (dropped if one_database else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

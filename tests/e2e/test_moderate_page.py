@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -163,7 +164,7 @@ def test_moderator_approves_with_a_key_and_the_publisher_is_told(stack, browser,
         body = c.get("/v1/comments/c-abuse").json()
     assert body["status"] == "approved"
     assert body["decision"]["actor"] == "moderator-tester"
-    page.wait_for_function("document.getElementById('count-decided').textContent === '1'")
+    page.locator("#count-decided", has_text=re.compile(r"^1$")).wait_for()
     context.close()
 
 

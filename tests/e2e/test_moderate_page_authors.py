@@ -72,9 +72,9 @@ def test_the_author_panel_sets_a_status_adds_a_note_and_shows_the_history(stack,
     dialog.wait_for()
     assert page.evaluate("document.activeElement.id") == "author-title"
     status_line = page.locator("#author-status")
-    page.wait_for_function(
-        "!document.getElementById('author-status').textContent.includes('Loading')"
-    )
+    # Locator waits run in Playwright's own world; a string predicate (wait_for_function) is
+    # eval'd in the page's, which its Content-Security-Policy forbids once it has to poll.
+    page.locator("#author-status", has_not_text="Loading").wait_for()
     assert status_line.inner_text() == "Status: normal"
     assert page.locator("#author-counts").inner_text() == (
         "2 comments: 0 approved · 0 rejected · 2 escalated · 0 pending"

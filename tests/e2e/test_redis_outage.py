@@ -133,6 +133,7 @@ def json_args(conn, job_id: str) -> list[str]:  # type: ignore[no-untyped-def]
     return list(Job.fetch(job_id, connection=conn).args[0])
 
 
+@pytest.mark.both_databases  # a SQLite file handle and a PostgreSQL socket are inherited apart
 def test_a_killed_worker_leaves_no_child_holding_its_database_sockets(
     database_url, redis_server, stack_factory
 ):
