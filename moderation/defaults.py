@@ -166,3 +166,8 @@ DEFAULT_SHARED_EPOCHS = 3.0
 passes moved each source's held-out toxicity ROC-AUC by -0.001 (Kaggle) to +0.018
 (HatemojiBuild 0.655 against 0.637; TOXIGEN +0.016, Stormfront +0.012, Civil and Davidson
 +0.001 or +0.002) against two. ``train FILE`` keeps ``DEFAULT_EPOCHS``."""
+
+
+DEFAULT_SITE = "default"
+"""The site of a single-site deployment, of keys given without a site, and of every row
+written before sites existed (migration 0007)."""

@@ -62,7 +62,7 @@ API_KEYS = {
     "admin": "adm-test-key-0123456789",
 }
 API_KEYS_SPEC = ",".join(
-    f"{role}@{role}-tester:{key}" if role == "moderator" else f"{role}:{key}"
+    f"{role}/{role}-tester:{key}" if role == "moderator" else f"{role}:{key}"
     for role, key in API_KEYS.items()
 )
 
@@ -102,6 +102,13 @@ def _truncate_all(url: str) -> None:
     with engine.begin() as conn:
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        # As migration 0007 leaves it: the default site, which every keyless row names.
+        conn.execute(
+            text(
+                "INSERT INTO sites (id, name, community_ids, created_at) "
+                "VALUES ('default', 'Default site', '[]', now())"
+            )
+        )
     engine.dispose()
 
 

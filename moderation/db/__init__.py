@@ -2,6 +2,8 @@
 
 from moderation.db.migrate import upgrade
 from moderation.db.models import (
+    DEFAULT_SITE,
+    ApiKey,
     Article,
     ArticleFeature,
     AuditEntry,
@@ -15,11 +17,23 @@ from moderation.db.models import (
     Decision,
     RulesVersion,
     Score,
+    Site,
+    SiteScoped,
     utcnow,
+)
+from moderation.db.scoping import (
+    ALL_SITES,
+    all_sites_session,
+    current_site,
+    session_site,
+    site_session,
 )
 from moderation.db.session import make_engine, make_session_factory, session_scope
 
 __all__ = [
+    "ALL_SITES",
+    "DEFAULT_SITE",
+    "ApiKey",
     "Article",
     "ArticleFeature",
     "AuditEntry",
@@ -33,9 +47,15 @@ __all__ = [
     "Decision",
     "RulesVersion",
     "Score",
+    "Site",
+    "SiteScoped",
+    "all_sites_session",
+    "current_site",
     "make_engine",
     "make_session_factory",
     "session_scope",
+    "session_site",
+    "site_session",
     "upgrade",
     "utcnow",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -22,10 +23,34 @@ def alembic_config(url: str, script_location: Path = MIGRATIONS) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head", *, script_location: Path = MIGRATIONS) -> None:
+    _migrate(engine, lambda cfg: command.upgrade(cfg, revision), script_location)
+
+
+def downgrade(engine: Engine, revision: str, *, script_location: Path = MIGRATIONS) -> None:
+    _migrate(engine, lambda cfg: command.downgrade(cfg, revision), script_location)
+
+
+def _migrate(engine: Engine, run: Callable[[Config], None], script_location: Path) -> None:
+    """Run migrations in one transaction. On SQLite, whose tables are rebuilt to change a
+    key, foreign keys are off meanwhile (SQLite's own procedure for schema changes: with
+    them on, dropping the old copy of a table would cascade into its children) and checked
+    all at once before the commit."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False), script_location)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction: SQLite ignores this pragma inside one
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                run(cfg)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -1,4 +1,8 @@
-"""Tables. Decisions are a history: a moderator's call is a new row, never an overwrite."""
+"""Tables. Decisions are a history: a moderator's call is a new row, never an overwrite.
+
+Every row a publisher, a moderator or a worker writes belongs to one site (``site_id``, the
+first column of every key that names a comment, an article or an author): two sites may
+both send comment ``42``. Sessions see one site's rows at a time (``moderation.sites``)."""
 
 from __future__ import annotations
 
@@ -12,15 +16,19 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from moderation.defaults import DEFAULT_SITE as DEFAULT_SITE  # the site of keyless rows
 
 
 def utcnow() -> datetime:
@@ -69,10 +77,70 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
-class Article(Base):
-    __tablename__ = "articles"
+SITE_ID_LENGTH = 64
 
-    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+class Site(Base):
+    """A publication served by this deployment: its own rules, webhook, queue, moderators,
+    quotas and retention. Rows of the other tables name their site in ``site_id``."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(String(SITE_ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    rules_path: Mapped[str | None] = mapped_column(Text)
+    """Its rules file; null: the deployment's (``MODERATION_RULES``)."""
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    """Where its decisions go; null: none, except for the default site, which falls back to
+    ``MODERATION_WEBHOOK_URL``."""
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
+    community_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """Perspective ``communityId`` values that name this site (a group-wide key's Perspective
+    requests are counted to the site whose list has the request's community)."""
+    requests_per_second: Mapped[float | None] = mapped_column(Float)
+    """Each of its keys' sustained request rate; null: ``MODERATION_RATE_LIMIT_PER_SECOND``."""
+    burst: Mapped[int | None] = mapped_column(Integer)
+    """Each of its keys' burst; null: ``MODERATION_RATE_LIMIT_BURST``."""
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    """Comment text older than this is erased (decisions and audit kept); null: kept."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A key made with ``moderation keys create``: stored as its SHA-256 (a key is random,
+    32 bytes: a plain digest is enough, and lets a request find its key in one lookup),
+    shown once. ``site_id`` null: a group-wide operator key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id"))
+    role: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The key's first characters, to tell keys apart in lists (never enough to use)."""
+    requests_per_second: Mapped[float | None] = mapped_column(Float)
+    burst: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+
+
+class SiteScoped:
+    """A row of one site. ``moderation.sites`` fills ``site_id`` from the session's site and
+    keeps every query of a site's session to that site's rows."""
+
+    site_id: Mapped[str] = mapped_column(
+        String(SITE_ID_LENGTH), ForeignKey("sites.id"), default=DEFAULT_SITE
+    )
+
+
+class Article(SiteScoped, Base):
+    __tablename__ = "articles"
+    __table_args__ = (PrimaryKeyConstraint("site_id", "id", name="pk_articles"),)
+
+    id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
@@ -88,15 +156,19 @@ class Article(Base):
     )
 
 
-class ArticleFeature(Base):
+class ArticleFeature(SiteScoped, Base):
     """Per-article work a scorer does once per article version (e.g. embeddings)."""
 
     __tablename__ = "article_features"
-
-    article_id: Mapped[str] = mapped_column(
-        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        PrimaryKeyConstraint("site_id", "article_id", "scorer", name="pk_article_features"),
+        ForeignKeyConstraint(
+            ["site_id", "article_id"], ["articles.site_id", "articles.id"], ondelete="CASCADE"
+        ),
     )
-    scorer: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    article_id: Mapped[str] = mapped_column(String(200))
+    scorer: Mapped[str] = mapped_column(String(64))
     content_hash: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -104,16 +176,19 @@ class ArticleFeature(Base):
     article: Mapped[Article] = relationship(back_populates="features")
 
 
-class Comment(Base):
+class Comment(SiteScoped, Base):
     __tablename__ = "comments"
     __table_args__ = (
+        PrimaryKeyConstraint("site_id", "id", name="pk_comments"),
+        ForeignKeyConstraint(["site_id", "article_id"], ["articles.site_id", "articles.id"]),
         Index("ix_comments_status_received", "status", "received_at"),
-        Index("ix_comments_author_created", "author_id", "created_at"),
-        Index("ix_comments_article", "article_id"),
+        Index("ix_comments_site_status_received", "site_id", "status", "received_at"),
+        Index("ix_comments_author_created", "site_id", "author_id", "created_at"),
+        Index("ix_comments_article", "site_id", "article_id"),
     )
 
-    id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    article_id: Mapped[str] = mapped_column(ForeignKey("articles.id"))
+    id: Mapped[str] = mapped_column(String(200))
+    article_id: Mapped[str] = mapped_column(String(200))
     parent_id: Mapped[str | None] = mapped_column(String(200))
     author_id: Mapped[str] = mapped_column(String(200))
     author_name: Mapped[str | None] = mapped_column(String(200))
@@ -131,6 +206,9 @@ class Comment(Base):
     hidden_at: Mapped[datetime | None]
     """When readers' reports hid the published comment pending review (the publisher got
     ``comment.hidden``); set once, never cleared: a comment is hidden at most once."""
+    text_erased_at: Mapped[datetime | None]
+    """When its text (and the evidence quoting it) was erased: the site's retention, or the
+    author's erasure (then the author id and name too). ``text`` is empty from then on."""
 
     article: Mapped[Article] = relationship()
     scores: Mapped[list[Score]] = relationship(
@@ -141,13 +219,17 @@ class Comment(Base):
     )
 
 
-class Score(Base):
+class Score(SiteScoped, Base):
     __tablename__ = "scores"
-
-    comment_id: Mapped[str] = mapped_column(
-        ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        PrimaryKeyConstraint("site_id", "comment_id", "name", name="pk_scores"),
+        ForeignKeyConstraint(
+            ["site_id", "comment_id"], ["comments.site_id", "comments.id"], ondelete="CASCADE"
+        ),
     )
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    comment_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(64))
     value: Mapped[float] = mapped_column(Float)
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     scored_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -155,15 +237,18 @@ class Score(Base):
     comment: Mapped[Comment] = relationship(back_populates="scores")
 
 
-class Decision(Base):
+class Decision(SiteScoped, Base):
     __tablename__ = "decisions"
     __table_args__ = (
-        Index("ix_decisions_comment", "comment_id"),
+        ForeignKeyConstraint(
+            ["site_id", "comment_id"], ["comments.site_id", "comments.id"], ondelete="CASCADE"
+        ),
+        Index("ix_decisions_comment", "site_id", "comment_id"),
         Index("ix_decisions_decided_at", "decided_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    comment_id: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(16))
     decided_by: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str | None] = mapped_column(String(200))
@@ -179,19 +264,24 @@ class Decision(Base):
     comment: Mapped[Comment] = relationship(back_populates="decisions")
 
 
-class CommentReport(Base):
+class CommentReport(SiteScoped, Base):
     """A reader's report of a comment: one per reader and comment (a second one is the same
     report). ``job_id`` and ``reconsidered_at`` are the outbox of the reconsideration job:
     a report not reconsidered whose job is not live is queued again by the sweeper."""
 
     __tablename__ = "comment_reports"
     __table_args__ = (
-        UniqueConstraint("comment_id", "reporter_id", name="uq_comment_reports_comment_reporter"),
+        ForeignKeyConstraint(
+            ["site_id", "comment_id"], ["comments.site_id", "comments.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint(
+            "site_id", "comment_id", "reporter_id", name="uq_comment_reports_comment_reporter"
+        ),
         Index("ix_comment_reports_reconsidered_created", "reconsidered_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    comment_id: Mapped[str] = mapped_column(String(200))
     reporter_id: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
@@ -200,15 +290,15 @@ class CommentReport(Base):
     reconsidered_at: Mapped[datetime | None]
 
 
-class Author(Base):
+class Author(SiteScoped, Base):
     """What moderators set on an author: a row once one set a status (an author without a row
-    is ``normal``). Keyed by the publisher's author id as a plain string, as
-    ``comments.author_id`` is, so a site column can join both keys later. Every change is
-    also an ``audit_log`` row (subject ``author``)."""
+    is ``normal``). Keyed by the site and the publisher's author id, as comments name their
+    author. Every change is also an ``audit_log`` row (subject ``author``)."""
 
     __tablename__ = "authors"
+    __table_args__ = (PrimaryKeyConstraint("site_id", "id", name="pk_authors"),)
 
-    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="normal")
     suspended_until: Mapped[datetime | None]
     """Set with ``suspended`` only; once past, the author counts as ``normal``."""
@@ -219,11 +309,13 @@ class Author(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AuthorNote(Base):
+class AuthorNote(SiteScoped, Base):
     """A moderator's note on an author, for the next moderator (never sent to the publisher)."""
 
     __tablename__ = "author_notes"
-    __table_args__ = (Index("ix_author_notes_author_created", "author_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_author_notes_author_created", "site_id", "author_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     author_id: Mapped[str] = mapped_column(String(200))
@@ -246,9 +338,9 @@ class RulesVersion(Base):
     extends, its word lists); null for versions stored before migration 0003."""
 
 
-class AuditEntry(Base):
+class AuditEntry(SiteScoped, Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_subject", "subject_type", "subject_id"),)
+    __table_args__ = (Index("ix_audit_subject", "site_id", "subject_type", "subject_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -267,14 +359,18 @@ class ReviewStatus(str, Enum):
     DONE = "done"
 
 
-class ReviewClaim(Base):
+class ReviewClaim(SiteScoped, Base):
     """A moderator's lease on an escalated comment; gone when the review ends."""
 
     __tablename__ = "review_claims"
-
-    comment_id: Mapped[str] = mapped_column(
-        ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        PrimaryKeyConstraint("site_id", "comment_id", name="pk_review_claims"),
+        ForeignKeyConstraint(
+            ["site_id", "comment_id"], ["comments.site_id", "comments.id"], ondelete="CASCADE"
+        ),
     )
+
+    comment_id: Mapped[str] = mapped_column(String(200))
     moderator: Mapped[str] = mapped_column(String(200))
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
@@ -286,20 +382,23 @@ class DeliveryStatus(str, Enum):
     FAILED = "failed"
 
 
-class WebhookDelivery(Base):
+class WebhookDelivery(SiteScoped, Base):
     """An outbox row, written in the decision's transaction; ``body`` is sent byte for byte
     on every attempt, so a receiver may see a delivery twice but never a different one."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
+        ForeignKeyConstraint(
+            ["site_id", "comment_id"], ["comments.site_id", "comments.id"], ondelete="CASCADE"
+        ),
         Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
-        Index("ix_webhook_deliveries_comment", "comment_id"),
-        Index("ix_webhook_deliveries_author", "author_id"),
+        Index("ix_webhook_deliveries_comment", "site_id", "comment_id"),
+        Index("ix_webhook_deliveries_author", "site_id", "author_id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     event: Mapped[str] = mapped_column(String(64))
-    comment_id: Mapped[str | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    comment_id: Mapped[str | None] = mapped_column(String(200))
     """The comment it reports; null for an author's event (``author.updated``)."""
     author_id: Mapped[str | None] = mapped_column(String(200))
     """The author an ``author.updated`` delivery reports; null for a comment's event."""
@@ -337,7 +436,7 @@ class WebhookAttempt(Base):
     delivery: Mapped[WebhookDelivery] = relationship(back_populates="attempt_log")
 
 
-class PerspectiveRequest(Base):
+class PerspectiveRequest(SiteScoped, Base):
     """An analyze request of the Perspective-compatible API sent with ``doNotStore`` false:
     kept apart from the moderation queue (no comment, no decision), for calibration."""
 
@@ -364,7 +463,7 @@ class PerspectiveRequest(Base):
     rules_version: Mapped[str | None] = mapped_column(String(64))
 
 
-class PerspectiveSuggestion(Base):
+class PerspectiveSuggestion(SiteScoped, Base):
     """One attribute score a client suggested (``comments:suggestscore``): Coral sends 0
     when a moderator approves, 1 when one rejects. Queried by community and attribute."""
 

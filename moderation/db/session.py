@@ -83,9 +83,16 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def read_only(factory: sessionmaker[Session]) -> Session:
-    """A session whose transactions only read: on SQLite they never wait for the write lock."""
-    return factory(execution_options={READ_ONLY: True})
+def read_only(factory: sessionmaker[Session], site: str | None = None) -> Session:
+    """A session whose transactions only read: on SQLite they never wait for the write lock.
+    ``site``: the site whose rows it reads (``moderation.db.scoping``; default: the default
+    site)."""
+    from moderation.db.scoping import site_session
+
+    options = {READ_ONLY: True}
+    if site is None:
+        return factory(execution_options=options)
+    return site_session(factory, site, execution_options=options)
 
 
 @contextmanager
