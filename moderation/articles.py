@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from moderation import audit
 from moderation.db.models import Article
+from moderation.db.scoping import in_site
 from moderation.hashing import content_hash
 
 
@@ -37,7 +38,7 @@ def upsert_article(
         published_at=published_at,
     )
     digest = content_hash(title, body)
-    article = session.get(Article, article_id)
+    article = session.get(Article, in_site(session, article_id))
     created = False
     if article is None:
         try:
@@ -46,7 +47,7 @@ def upsert_article(
                 session.add(article)
             created = True
         except IntegrityError:
-            article = session.get(Article, article_id)
+            article = session.get(Article, in_site(session, article_id))
             if article is None:
                 raise
     changed = created or any(getattr(article, k) != v for k, v in fields.items())

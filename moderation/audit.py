@@ -23,8 +23,12 @@ def record(
     from_state: str | None = None,
     to_state: str | None = None,
     detail: dict[str, Any] | None = None,
+    site_id: str | None = None,
 ) -> AuditEntry:
+    """One row, in the session's site unless ``site_id`` names one (the site's own events,
+    written by the command line from a session over every site)."""
     entry = AuditEntry(
+        site_id=site_id,
         actor=actor,
         action=action,
         subject_type=subject_type,

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from moderation import audit, reasons, webhooks
+from moderation import audit, reasons, sites, webhooks
 from moderation.db.models import (
     Article,
     AuditEntry,
@@ -36,6 +36,7 @@ from moderation.db.models import (
     ReviewClaim,
     utcnow,
 )
+from moderation.db.scoping import in_site
 from moderation.decisions import author_statuses, record_decision, status_in_effect
 from moderation.exceptions import NotFoundError
 from moderation.policy import Action
@@ -100,7 +101,7 @@ def apply_status(
         author_id=author_id,
         change=change,
         moderator=moderator,
-        webhook_url=settings.webhook_url,
+        webhook_url=sites.webhook_url(session, settings),
     )
     session.commit()
     webhooks.enqueue_recorded(session, conn=conn, settings=settings)
@@ -171,7 +172,9 @@ def set_status(
 
 def _locked_author(session: Session, author_id: str) -> Author:
     """The author's row, locked for the change (created ``normal`` the first time)."""
-    author = session.get(Author, author_id, with_for_update=True, populate_existing=True)
+    author = session.get(
+        Author, in_site(session, author_id), with_for_update=True, populate_existing=True
+    )
     if author is not None:
         return author
     try:
@@ -179,7 +182,9 @@ def _locked_author(session: Session, author_id: str) -> Author:
             session.add(Author(id=author_id, status=AuthorStatus.NORMAL.value, created_at=utcnow()))
     except IntegrityError:
         pass  # created meanwhile by another change: take that one
-    author = session.get(Author, author_id, with_for_update=True, populate_existing=True)
+    author = session.get(
+        Author, in_site(session, author_id), with_for_update=True, populate_existing=True
+    )
     assert author is not None
     return author
 
@@ -319,7 +324,7 @@ def read_author(
     notes and the status changes (newest first). An author the service knows nothing of
     (no row, no comment, no note) is ``NotFoundError``."""
     now = utcnow()
-    author = session.get(Author, author_id)
+    author = session.get(Author, in_site(session, author_id))
     counts = {s.value: 0 for s in CommentStatus}
     for status, n in session.execute(
         select(Comment.status, func.count(Comment.id))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from moderation import audit
 from moderation.db.models import Article, AuditEntry, Comment, CommentStatus, utcnow
+from moderation.db.scoping import current_site, in_site
 from moderation.exceptions import ConflictError, NotFoundError, UnknownReferenceError
 from moderation.hashing import content_hash
 
@@ -100,10 +101,11 @@ def create_comments(
         session.rollback()
         return [_create_one_in_savepoint(session, new) for new in news]
     # One executemany: ORM rows with generated ids would be inserted one by one on SQLite.
+    site = current_site(session)
     session.execute(
         insert(AuditEntry),
         [
-            {"at": now, "actor": "publisher", "action": "comment.received",
+            {"site_id": site, "at": now, "actor": "publisher", "action": "comment.received",
              "subject_type": "comment", "subject_id": r[0].id,
              "to_state": CommentStatus.PENDING.value}
             for r in results
@@ -164,12 +166,14 @@ def create_comment(*, session: Session, new: NewComment) -> tuple[Comment, bool]
     The same id with the same content is a retry and returns the stored comment;
     the same id with other content is a ``ConflictError``. Nothing is written on error.
     """
-    existing = session.get(Comment, new.id)
+    existing = session.get(Comment, in_site(session, new.id))
     if existing is not None:
         return _check_same(existing, new), False
-    if session.get(Article, new.article_id) is None:
+    if session.get(Article, in_site(session, new.article_id)) is None:
         raise UnknownReferenceError("article", new.article_id, "article_id")
-    parent = session.get(Comment, new.parent_id) if new.parent_id is not None else None
+    parent = (
+        session.get(Comment, in_site(session, new.parent_id)) if new.parent_id is not None else None
+    )
     _check_references(new, {new.article_id}, parent)
     try:
         # A savepoint of its own, so that losing the race below undoes this comment only,

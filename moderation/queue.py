@@ -1,4 +1,5 @@
-"""Between the database and the workers: scoring jobs carry only comment ids.
+"""Between the database and the workers: scoring jobs carry only comment ids (and the site
+they belong to: ids are unique per site).
 
 The API commits a comment, then enqueues. If Redis is down at that moment the comment
 stays ``pending`` with no job, and ``sweep_pending`` (run by workers) enqueues it once
@@ -15,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
+from typing import TypeVar
 
 import redis
 from rq import Queue, Retry
@@ -29,11 +31,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from moderation import heartbeats
 from moderation.db.models import Comment, CommentStatus, utcnow
+from moderation.db.scoping import all_sites_session, current_site, site_session
 from moderation.exceptions import QueueUnavailableError
 from moderation.policy import Action
 from moderation.settings import Settings
 
 log = logging.getLogger(__name__)
+
+RowKey = TypeVar("RowKey")
 
 SCORE_JOB = "workers.jobs.score_comments"
 SWEEP_LOCK = "moderation:sweeper:lock"
@@ -72,6 +77,7 @@ def enqueue_scoring(
     """
     if not comment_ids:
         return []
+    site = current_site(session)
     if bulk is None:
         bulk = len(comment_ids) > settings.live_batch_limit
     queue = scoring_queue(conn, settings, bulk=bulk)
@@ -83,7 +89,7 @@ def enqueue_scoring(
             [
                 Queue.prepare_data(
                     SCORE_JOB,
-                    (chunk,),
+                    (chunk, site),
                     job_id=job_id,
                     timeout=settings.job_timeout,
                     result_ttl=3600,
@@ -103,7 +109,7 @@ def enqueue_scoring(
         .where(Comment.status == CommentStatus.PENDING.value)
         .execution_options(synchronize_session=False),
         [
-            {"id": cid, "job_id": job_id, "enqueued_at": now}
+            {"site_id": site, "id": cid, "job_id": job_id, "enqueued_at": now}
             for chunk, job_id in zip(chunks, job_ids, strict=True)
             for cid in chunk
         ],
@@ -112,8 +118,8 @@ def enqueue_scoring(
     return job_ids
 
 
-def without_live_job(conn: redis.Redis, rows: Sequence[tuple[str, str | None]]) -> list[str]:
-    """The ids among ``(id, job_id)`` rows whose RQ job is missing, failed or finished."""
+def without_live_job(conn: redis.Redis, rows: Sequence[tuple[RowKey, str | None]]) -> list[RowKey]:
+    """The keys among ``(key, job_id)`` rows whose RQ job is missing, failed or finished."""
     with_jobs = [(ident, jid) for ident, jid in rows if jid]
     statuses: list[bytes | None] = []
     if with_jobs:
@@ -135,26 +141,33 @@ def requeue_orphans(
     conn: redis.Redis,
     lock: str,
     lock_ms: int,
-    rows: Select[str, str | None],
+    rows: Select[str, str | None, str],
     enqueue: Callable[[Session, list[str]], object],
     what: str,
     first: Callable[[], object] | None = None,
 ) -> int:
-    """Enqueue again the outbox rows (``rows`` selects their ``(id, job_id)``) whose job is
-    not live; returns how many. One sweeper at a time: ``lock`` is held for ``lock_ms``,
-    and ``first`` runs once the lock is taken."""
+    """Enqueue again the outbox rows of every site (``rows`` selects their ``(id, job_id,
+    site_id)``) whose job is not live; returns how many. ``enqueue`` gets a session of one
+    site and that site's ids. One sweeper at a time: ``lock`` is held for ``lock_ms``, and
+    ``first`` runs once the lock is taken."""
     if not conn.set(lock, b"1", nx=True, px=lock_ms):
         return 0  # another worker swept moments ago
     if first is not None:
         first()
-    with session_factory() as session:
+    with all_sites_session(session_factory) as session:
         found = session.execute(rows).all()
-        orphans = without_live_job(conn, [(ident, jid) for ident, jid in found])
-        if not orphans:
-            return 0
-        log.info("sweeper: enqueueing %d %s with no live job", len(orphans), what)
-        enqueue(session, orphans)
-        return len(orphans)
+    site_of = {(site, ident): site for ident, _, site in found}
+    orphans = without_live_job(conn, [((site, ident), jid) for ident, jid, site in found])
+    if not orphans:
+        return 0
+    log.info("sweeper: enqueueing %d %s with no live job", len(orphans), what)
+    by_site: dict[str, list[str]] = {}
+    for key in orphans:
+        by_site.setdefault(site_of[key], []).append(key[1])
+    for site, ids in by_site.items():
+        with site_session(session_factory, site) as session:
+            enqueue(session, ids)
+    return len(orphans)
 
 
 def sweep_pending(
@@ -171,7 +184,7 @@ def sweep_pending(
         conn=conn,
         lock=SWEEP_LOCK,
         lock_ms=int(settings.sweep_interval_seconds * 1000),
-        rows=select(Comment.id, Comment.job_id)
+        rows=select(Comment.id, Comment.job_id, Comment.site_id)
         .where(Comment.status == CommentStatus.PENDING.value, Comment.received_at <= cutoff)
         .order_by(Comment.received_at)
         .limit(limit),
@@ -288,6 +301,7 @@ def enqueue_explain(
     *,
     conn: redis.Redis | None,
     settings: Settings,
+    site: str,
     comment_ids: Sequence[str],
     at_front: bool = False,
 ) -> list[str]:
@@ -304,7 +318,7 @@ def enqueue_explain(
     jobs = [
         Queue.prepare_data(
             EXPLAIN_JOB,
-            ([comment_id],),
+            ([comment_id], site),
             timeout=settings.job_timeout,
             result_ttl=600,
             failure_ttl=7 * 24 * 3600,
@@ -321,22 +335,25 @@ def enqueue_explain(
         return []
 
 
-EXPLAIN_ASKED_KEY = "moderation:explain:asked:{}"
+EXPLAIN_ASKED_KEY = "moderation:explain:asked:{}:{}"
 EXPLAIN_ASK_SECONDS = 60
 """How long one request for a comment's spans stands: readers polling the comment
 meanwhile queue no second job (the job is safe to re-run, this only saves the work)."""
 
 
-def ask_explain(*, conn: redis.Redis, settings: Settings, comment_id: str) -> bool:
+def ask_explain(*, conn: redis.Redis, settings: Settings, site: str, comment_id: str) -> bool:
     """Queue the spans of a decided comment whose spans nobody queued (an approved one);
     whether a job was queued now. At most one request per comment per
     ``EXPLAIN_ASK_SECONDS``. Never raises for Redis: the spans then stay pending."""
     try:
-        if not conn.set(EXPLAIN_ASKED_KEY.format(comment_id), 1, nx=True, ex=EXPLAIN_ASK_SECONDS):
+        asked = EXPLAIN_ASKED_KEY.format(site, comment_id)
+        if not conn.set(asked, 1, nx=True, ex=EXPLAIN_ASK_SECONDS):
             return False
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.warning("spans of comment %s not queued: %s", comment_id, exc)
         return False
     # Ahead of the queue: after an import, thousands of spans may be waiting there.
-    ids = enqueue_explain(conn=conn, settings=settings, comment_ids=[comment_id], at_front=True)
+    ids = enqueue_explain(
+        conn=conn, settings=settings, site=site, comment_ids=[comment_id], at_front=True
+    )
     return bool(ids)

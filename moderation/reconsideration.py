@@ -43,8 +43,9 @@ from rq import Queue, Retry
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from moderation import audit, defaults, webhooks
+from moderation import audit, defaults, sites, webhooks
 from moderation.db.models import (
+    DEFAULT_SITE,
     Comment,
     CommentReport,
     CommentStatus,
@@ -52,6 +53,7 @@ from moderation.db.models import (
     Decision,
     utcnow,
 )
+from moderation.db.scoping import current_site, site_session
 from moderation.decisions import record_decision, rules_context
 from moderation.exceptions import QueueUnavailableError
 from moderation.policy import (
@@ -111,19 +113,20 @@ def reconsider_comments(
     settings: Settings,
     ruleset: RuleSet,
     comment_ids: Sequence[str],
+    site: str = DEFAULT_SITE,
 ) -> list[Reconsidered]:
-    """Reconsider each comment in a transaction of its own; after each commit, queue the
-    webhooks it recorded and the spans a re-queued comment needs."""
+    """Reconsider each comment of ``site`` in a transaction of its own; after each commit,
+    queue the webhooks it recorded and the spans a re-queued comment needs."""
     results = []
     for comment_id in dict.fromkeys(comment_ids):
-        with session_factory() as session:
+        with site_session(session_factory, site) as session:
             result = reconsider(
                 session=session, ruleset=ruleset, settings=settings, comment_id=comment_id
             )
             session.commit()
             webhooks.enqueue_recorded(session, conn=conn, settings=settings)
         if result.explain:
-            enqueue_explain(conn=conn, settings=settings, comment_ids=[comment_id])
+            enqueue_explain(conn=conn, settings=settings, site=site, comment_ids=[comment_id])
         results.append(result)
     return results
 
@@ -375,13 +378,14 @@ def _hide(
         to_state="hidden",
         detail={"reports": dict(counts.by_reason), "threshold": settings.report_hide_threshold},
     )
-    if settings.webhook_url:
+    url = sites.webhook_url(session, settings)
+    if url:
         webhooks.record_delivery(
             session,
             comment,
             webhooks.hidden_payload(comment, decision, counts, now),
             decision,
-            url=settings.webhook_url,
+            url=url,
         )
     return True
 
@@ -398,6 +402,7 @@ def enqueue_reconsider(
     ids = list(dict.fromkeys(comment_ids))
     if not ids:
         return []
+    site = current_site(session)
     job_ids = [f"reconsider-{uuid.uuid4().hex}" for _ in ids]
     queue = scoring_queue(conn, settings)
     try:
@@ -405,7 +410,7 @@ def enqueue_reconsider(
             [
                 Queue.prepare_data(
                     RECONSIDER_JOB,
-                    ([comment_id],),
+                    ([comment_id], site),
                     job_id=job_id,
                     timeout=settings.job_timeout,
                     result_ttl=3600,
@@ -446,7 +451,7 @@ def sweep_reports(
         conn=conn,
         lock=SWEEP_LOCK,
         lock_ms=int(settings.sweep_interval_seconds * 1000),
-        rows=select(CommentReport.comment_id, CommentReport.job_id)
+        rows=select(CommentReport.comment_id, CommentReport.job_id, CommentReport.site_id)
         .where(CommentReport.reconsidered_at.is_(None), CommentReport.created_at <= cutoff)
         .order_by(CommentReport.created_at)
         .limit(limit),

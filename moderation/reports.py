@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from moderation import audit
 from moderation.db.models import Comment, CommentReport, DecidedBy, Decision, utcnow
+from moderation.db.scoping import in_site
 from moderation.exceptions import NotFoundError
 from moderation.policy import NO_REPORTS, ReportCounts, ReportReason
 
@@ -64,7 +65,7 @@ def record_report(
     """Store a reader's report of a comment: ``(comment, report, created)``. The reader's
     earlier report of the same comment is returned as it was stored (``created`` false), and
     nothing is written. ``NotFoundError`` for an unknown comment. The caller commits."""
-    comment = session.get(Comment, comment_id)
+    comment = session.get(Comment, in_site(session, comment_id))
     if comment is None:
         raise NotFoundError("comment", comment_id)
     existing = _report_of(session, comment_id, new.reporter_id)
@@ -161,7 +162,7 @@ def unreviewed_counts(session: Session, comment_ids: Sequence[str]) -> dict[str,
 
 def list_reports(session: Session, comment_id: str, *, limit: int = 100) -> list[CommentReport]:
     """A comment's reports, oldest first; ``NotFoundError`` for an unknown comment."""
-    if session.get(Comment, comment_id) is None:
+    if session.get(Comment, in_site(session, comment_id)) is None:
         raise NotFoundError("comment", comment_id)
     return list(
         session.scalars(

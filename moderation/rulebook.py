@@ -152,3 +152,44 @@ class Rulebook:
                 session.commit()
             except IntegrityError:  # another process stored the same version first
                 session.rollback()
+
+
+class Rulebooks:
+    """The rulebooks of a process, one per rules file: the deployment's (``default``) and
+    those of the sites that have their own (``moderation sites create --rules FILE``). A
+    site's file is loaded the first time one of its comments is decided, then watched as
+    the deployment's is."""
+
+    def __init__(
+        self,
+        default_path: Path,
+        *,
+        available_scores: Collection[str] | None = None,
+        session_factory: sessionmaker[Session] | None = None,
+        check_interval: float = 1.0,
+    ):
+        self._options = {
+            "available_scores": available_scores,
+            "session_factory": session_factory,
+            "check_interval": check_interval,
+        }
+        self._lock = threading.Lock()
+        self.default = Rulebook(Path(default_path), **self._options)  # type: ignore[arg-type]
+        self._books: dict[Path, Rulebook] = {self._key(default_path): self.default}
+
+    @staticmethod
+    def _key(path: Path) -> Path:
+        return Path(path).resolve()
+
+    def for_path(self, path: Path) -> Rulebook:
+        key = self._key(path)
+        with self._lock:
+            book = self._books.get(key)
+            if book is None:
+                book = Rulebook(Path(path), **self._options)  # type: ignore[arg-type]
+                self._books[key] = book
+            return book
+
+    def all(self) -> list[Rulebook]:
+        with self._lock:
+            return list(self._books.values())

@@ -19,10 +19,12 @@ import time
 from collections.abc import Sequence
 
 import uvicorn
+from sqlalchemy import Engine, select
 
-from moderation.auth import KeyRing, Role, load_or_generate
+from moderation.auth import KeyRing, Role, load_or_generate, spec_keys
 from moderation.connections import EmbeddedRedis
-from moderation.db import make_engine, upgrade
+from moderation.db import Site, make_engine, make_session_factory, upgrade
+from moderation.exceptions import ConfigurationError
 from moderation.policy import load_rules
 from moderation.settings import Settings
 
@@ -145,6 +147,21 @@ def _shutdown(pools: Sequence[WorkerPool], embedded: EmbeddedRedis | None) -> No
     log.info("workers and the embedded Redis stopped")
 
 
+def _check_key_sites(engine: Engine, ring: KeyRing) -> None:
+    """Every site ``MODERATION_API_KEYS`` names must exist: refuse to start otherwise (a
+    key of a missing site could only be refused, request after request)."""
+    with make_session_factory(engine)() as session:
+        known = set(session.scalars(select(Site.id)))
+    missing = sorted(ring.env_sites() - known)
+    if missing:
+        raise ConfigurationError(
+            "MODERATION_API_KEYS names site(s) that do not exist: "
+            + ", ".join(missing)
+            + "; create each with `moderation sites create SITE` (before sites, '@' gave a "
+            "key's name: write 'role/name:KEY' for that)"
+        )
+
+
 def serve(settings: Settings) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stop_requested)
@@ -167,16 +184,16 @@ def _serve(settings: Settings) -> int:
         spec, created = load_or_generate(settings.var_dir)
         env["MODERATION_API_KEYS"] = spec
         settings = settings.model_copy(update={"api_keys": spec})
-        ring = KeyRing.parse(spec)
         print(
             ("Generated" if created else "Using")
             + f" API keys (stored in {settings.var_dir}/api-keys):"
         )
         for role in Role:
-            for key in ring.keys_for(role):
+            for key in spec_keys(spec, role):
                 print(f"  {role.value:<10} {key}")
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
+    _check_key_sites(engine, KeyRing.parse(settings.api_keys or ""))
     engine.dispose()
     embedded = None
     pools = [

@@ -32,6 +32,20 @@ class Settings(BaseSettings):
     )
     var_dir: Path = Field(default=Path("var"), description="Local state: SQLite, Redis, keys.")
 
+    # Quotas per API key (a site's or a key's own settings come first; moderation/sites.py).
+    rate_limit_per_second: float = Field(
+        default=0.0,
+        ge=0,
+        description="Requests a second each API key may send, sustained (0: no limit unless "
+        "the key's site or the key sets one); over it: 429 with Retry-After.",
+    )
+    rate_limit_burst: int = Field(
+        default=0,
+        ge=0,
+        description="Requests a key may send at once before the rate applies (0: twice the "
+        "rate, at least 1).",
+    )
+
     max_comment_chars: int = Field(default=defaults.DEFAULT_MAX_COMMENT_CHARS, gt=0)
     max_body_bytes: int = Field(default=defaults.DEFAULT_MAX_BODY_BYTES, gt=0)
     max_batch_body_bytes: int = Field(default=defaults.DEFAULT_MAX_BATCH_BODY_BYTES, gt=0)

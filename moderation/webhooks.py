@@ -33,7 +33,7 @@ from rq import Queue
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from moderation import defaults, reasons
+from moderation import defaults, reasons, sites
 from moderation.db.models import (
     Author,
     Comment,
@@ -43,6 +43,7 @@ from moderation.db.models import (
     WebhookDelivery,
     utcnow,
 )
+from moderation.db.scoping import ALL_SITES, all_sites_session
 from moderation.db.session import read_only
 from moderation.exceptions import NotFoundError, QueueUnavailableError
 from moderation.policy import Action, ReportCounts, ReportReason
@@ -323,7 +324,8 @@ class _Outgoing:
 def _read_outgoing(
     session_factory: sessionmaker[Session], settings: Settings, delivery_id: str
 ) -> _Outgoing | _Held | None:
-    with read_only(session_factory) as session:  # SQLite: takes no write lock
+    # Delivery ids are unique across sites; each is signed with its own site's secret.
+    with read_only(session_factory, ALL_SITES) as session:  # SQLite: takes no write lock
         delivery = session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
             return None
@@ -338,8 +340,9 @@ def _read_outgoing(
             "X-Moderation-Event": delivery.event,
             "X-Moderation-Delivery": delivery.id,
         }
-        if settings.webhook_secret:
-            headers["X-Moderation-Signature"] = sign(delivery.body, settings.webhook_secret)
+        secret = sites.webhook_secret(session, delivery.site_id, settings)
+        if secret:
+            headers["X-Moderation-Signature"] = sign(delivery.body, secret)
         outgoing = _Outgoing(
             delivery.id, delivery.url, bytes(delivery.body), headers, delivery.attempts + 1
         )
@@ -374,7 +377,7 @@ def deliver(
         # Held for a moderator's undo window: never sent early; the job comes back on time
         # (and should that fail, the sweeper sends it once it is due).
         if conn is not None:
-            with session_factory() as session:
+            with all_sites_session(session_factory) as session:
                 try:
                     enqueue_deliveries(
                         session=session,
@@ -426,7 +429,7 @@ def deliver(
             values["next_attempt_at"] = now + timedelta(seconds=retry_in)
         else:
             values |= {"status": DeliveryStatus.FAILED.value, "next_attempt_at": None}
-    with session_factory() as session:
+    with all_sites_session(session_factory) as session:
         claimed = session.execute(
             update(WebhookDelivery)
             .where(
@@ -494,7 +497,7 @@ def sweep_deliveries(
         conn=conn,
         lock=SWEEP_LOCK,
         lock_ms=int(settings.sweep_interval_seconds * 1000),
-        rows=select(WebhookDelivery.id, WebhookDelivery.job_id)
+        rows=select(WebhookDelivery.id, WebhookDelivery.job_id, WebhookDelivery.site_id)
         .where(
             WebhookDelivery.status == DeliveryStatus.PENDING.value,
             WebhookDelivery.next_attempt_at <= cutoff,

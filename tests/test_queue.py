@@ -34,13 +34,13 @@ def test_sweeps_unqueued_and_lost_jobs_but_not_live_ones(settings, session_facto
         enqueue_scoring(session=s, conn=redis_conn, settings=settings, comment_ids=["lost"])
         enqueue_scoring(session=s, conn=redis_conn, settings=settings, comment_ids=["live"])
         enqueue_scoring(session=s, conn=redis_conn, settings=settings, comment_ids=["failed"])
-        lost_job = s.get(Comment, "lost").job_id
-        failed_job = s.get(Comment, "failed").job_id
+        lost_job = s.get(Comment, ("default", "lost")).job_id
+        failed_job = s.get(Comment, ("default", "failed")).job_id
     redis_conn.delete(Job.key_for(lost_job))  # e.g. Redis restarted empty
     redis_conn.hset(Job.key_for(failed_job), "status", "failed")
     age(session_factory)
     with session_factory() as s:
-        s.get(Comment, "fresh").received_at = utcnow()
+        s.get(Comment, ("default", "fresh")).received_at = utcnow()
         s.commit()
 
     n = sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings)
@@ -69,7 +69,7 @@ def test_decided_comments_are_not_swept(settings, session_factory, redis_conn):
     add(session_factory, "c1")
     age(session_factory)
     with session_factory() as s:
-        s.get(Comment, "c1").status = "approved"
+        s.get(Comment, ("default", "c1")).status = "approved"
         s.commit()
     assert sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings) == 0
 
@@ -82,14 +82,14 @@ def test_sweeps_lost_jobs_of_the_bulk_lane_too(settings, session_factory, redis_
             enqueue_scoring(
                 session=s, conn=redis_conn, settings=settings, comment_ids=[cid], bulk=True
             )
-        lost_job = s.get(Comment, "bulk-lost").job_id
+        lost_job = s.get(Comment, ("default", "bulk-lost")).job_id
     bulk = Queue(settings.effective_bulk_queue, connection=redis_conn)
     assert len(bulk.get_job_ids()) == 2 and Queue(settings.queue, connection=redis_conn).is_empty()
     redis_conn.delete(Job.key_for(lost_job))
     age(session_factory)
     assert sweep_pending(session_factory=session_factory, conn=redis_conn, settings=settings) == 1
     with session_factory() as s:
-        assert s.get(Comment, "bulk-lost").job_id != lost_job
+        assert s.get(Comment, ("default", "bulk-lost")).job_id != lost_job
 
 
 def test_a_dead_workers_started_jobs_are_queued_again_in_both_lanes(
@@ -104,7 +104,7 @@ def test_a_dead_workers_started_jobs_are_queued_again_in_both_lanes(
         enqueue_scoring(
             session=s, conn=redis_conn, settings=settings, comment_ids=["bulk-c"], bulk=True
         )
-        old_jobs = {cid: s.get(Comment, cid).job_id for cid in ("live-c", "bulk-c")}
+        old_jobs = {cid: s.get(Comment, ("default", cid)).job_id for cid in ("live-c", "bulk-c")}
     for name in (settings.queue, settings.effective_bulk_queue):
         queue = Queue(name, connection=redis_conn)
         job = queue.fetch_job(queue.pop_job_id())
@@ -125,7 +125,7 @@ def test_a_dead_workers_started_jobs_are_queued_again_in_both_lanes(
         assert queue.get_job_ids() == [job.id], cid
         assert job.id not in queue.started_job_registry.get_job_ids(), cid
     with session_factory() as s:
-        rows = [(cid, s.get(Comment, cid).job_id) for cid in old_jobs]
+        rows = [(cid, s.get(Comment, ("default", cid)).job_id) for cid in old_jobs]
     assert without_live_job(redis_conn, rows) == []
 
 
@@ -141,7 +141,7 @@ def test_retries_overdue_with_no_scheduler_are_moved_to_their_queue(
     with session_factory() as s:
         for cid in ("overdue-c", "due-now-c"):
             enqueue_scoring(session=s, conn=redis_conn, settings=settings, comment_ids=[cid])
-        jobs = {cid: s.get(Comment, cid).job_id for cid in ("overdue-c", "due-now-c")}
+        jobs = {cid: s.get(Comment, ("default", cid)).job_id for cid in ("overdue-c", "due-now-c")}
     queue = Queue(settings.queue, connection=redis_conn)
     redis_conn.delete(queue.key)  # as if both had failed once and been scheduled for a retry
     registry = queue.scheduled_job_registry

@@ -22,8 +22,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from moderation import reasons, reconsideration, reports, webhooks
+from moderation import reasons, reconsideration, reports, sites, webhooks
 from moderation.db.models import (
+    DEFAULT_SITE,
     Article,
     ArticleFeature,
     Comment,
@@ -31,6 +32,7 @@ from moderation.db.models import (
     DecidedBy,
     Score,
 )
+from moderation.db.scoping import site_session
 from moderation.decisions import author_statuses, record_decision, rules_context
 from moderation.policy import NO_REPORTS, Action
 from moderation.queue import enqueue_explain, read_by_people
@@ -42,14 +44,17 @@ from workers.webhook_runtime import deliver_webhook as deliver_webhook  # the jo
 log = logging.getLogger(__name__)
 
 
-def score_comments(comment_ids: Sequence[str]) -> dict[str, Any]:
-    """Score and decide pending comments (the RQ entry point)."""
-    return process_comments(get_runtime(), comment_ids)
+def score_comments(comment_ids: Sequence[str], site: str = DEFAULT_SITE) -> dict[str, Any]:
+    """Score and decide pending comments of ``site`` (the RQ entry point; jobs queued before
+    sites existed carry no site: the default one's)."""
+    return process_comments(get_runtime(), comment_ids, site)
 
 
-def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
+def process_comments(
+    rt: Runtime, comment_ids: Sequence[str], site: str = DEFAULT_SITE
+) -> dict[str, Any]:
     pending = CommentStatus.PENDING.value
-    with rt.session_factory() as session:
+    with site_session(rt.session_factory, site) as session:
         comments = list(
             session.scalars(
                 select(Comment)
@@ -66,11 +71,10 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
             c.scoring_attempts += 1
         session.commit()
 
+        webhook_url = sites.webhook_url(session, rt.settings)
         give_up = [c for c in comments if c.scoring_attempts > rt.settings.max_scoring_attempts]
         for c in give_up:
-            _escalate_unscorable(
-                session, c, rt.settings.max_scoring_attempts, rt.settings.webhook_url
-            )
+            _escalate_unscorable(session, c, rt.settings.max_scoring_attempts, webhook_url)
         comments = [c for c in comments if c not in give_up]
         session.commit()
         webhooks.enqueue_recorded(session, conn=rt.redis, settings=rt.settings)
@@ -88,7 +92,7 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
             session.commit()
             raise
 
-        ruleset = rt.rulebook.current()
+        ruleset = rt.rules_for(session).current()
         reported = (
             reports.unreviewed_counts(session, [c.id for c in comments])
             if ruleset.needs_reports
@@ -132,7 +136,7 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
                 labels=verdict.labels,
                 reason_code=reasons.rules_reason(ruleset, verdict),
                 only_if_status=pending,
-                webhook_url=rt.settings.webhook_url,
+                webhook_url=webhook_url,
             )
             if decision is not None:
                 result["decided"].append(comment.id)
@@ -143,7 +147,7 @@ def process_comments(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
         session.commit()
         webhooks.enqueue_recorded(session, conn=rt.redis, settings=rt.settings)
     # The decisions and their webhooks are out; the spans follow on the low-priority queue.
-    enqueue_explain(conn=rt.redis, settings=rt.settings, comment_ids=unexplained)
+    enqueue_explain(conn=rt.redis, settings=rt.settings, site=site, comment_ids=unexplained)
     return result
 
 
@@ -244,26 +248,31 @@ def _escalate_unscorable(
     )
 
 
-def reconsider_comments(comment_ids: Sequence[str]) -> dict[str, Any]:
-    """Evaluate reported comments again with their stored scores and reports (the RQ entry
-    point; ``moderation.reconsideration`` says what that does). Safe to re-run."""
+def reconsider_comments(comment_ids: Sequence[str], site: str = DEFAULT_SITE) -> dict[str, Any]:
+    """Evaluate reported comments of ``site`` again with their stored scores and reports (the
+    RQ entry point; ``moderation.reconsideration`` says what that does). Safe to re-run."""
     rt = get_runtime()
+    with site_session(rt.session_factory, site) as session:
+        ruleset = rt.rules_for(session).current()
     results = reconsideration.reconsider_comments(
         session_factory=rt.session_factory,
         conn=rt.redis,
         settings=rt.settings,
-        ruleset=rt.rulebook.current(),
+        ruleset=ruleset,
         comment_ids=comment_ids,
+        site=site,
     )
     return {"pid": os.getpid(), **reconsideration.job_result(results)}
 
 
-def explain_comments(comment_ids: Sequence[str]) -> dict[str, Any]:
+def explain_comments(comment_ids: Sequence[str], site: str = DEFAULT_SITE) -> dict[str, Any]:
     """Compute the pending evidence spans of decided comments (the RQ entry point)."""
-    return explain_stored(get_runtime(), comment_ids)
+    return explain_stored(get_runtime(), comment_ids, site)
 
 
-def explain_stored(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
+def explain_stored(
+    rt: Runtime, comment_ids: Sequence[str], site: str = DEFAULT_SITE
+) -> dict[str, Any]:
     """Fill the pending spans in the stored ``Score.evidence`` of ``comment_ids``.
 
     Safe to re-run: a score whose spans are there is skipped, and each write is a
@@ -274,7 +283,7 @@ def explain_stored(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
     if not names or not comment_ids:
         result["skipped"] = sorted(set(comment_ids))
         return result
-    with rt.session_factory() as session:
+    with site_session(rt.session_factory, site) as session:
         rows = session.execute(
             select(Score, Comment.text)
             .join(Comment, Comment.id == Score.comment_id)
@@ -291,7 +300,7 @@ def explain_stored(rt: Runtime, comment_ids: Sequence[str]) -> dict[str, Any]:
         if not items:
             continue
         spans = rt.scorers.explain(name, [i[5] for i in items], [i[2] for i in items])
-        with rt.session_factory() as session:
+        with site_session(rt.session_factory, site) as session:
             for (comment_id, _, value, scored_at, evidence, _), found in zip(
                 items, spans, strict=True
             ):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from moderation.connections import connect, resolve_redis_url
 from moderation.db import make_engine, make_session_factory
 from moderation.exceptions import RulesError
-from moderation.rulebook import Rulebook
+from moderation.rulebook import Rulebook, Rulebooks
 from moderation.scoring import ScorerSet, build_scorers
 from moderation.settings import Settings, get_settings
 
@@ -54,7 +54,18 @@ class Runtime:
     session_factory: sessionmaker[Session]
     redis: Redis
     scorers: ScorerSet
-    rulebook: Rulebook
+    rulebooks: Rulebooks
+
+    @property
+    def rulebook(self) -> Rulebook:
+        """The deployment's rules (``MODERATION_RULES``), which sites without their own use."""
+        return self.rulebooks.default
+
+    def rules_for(self, session: Session) -> Rulebook:
+        """The rulebook of the session's site: its own file, else the deployment's."""
+        from moderation import sites
+
+        return self.rulebooks.for_path(sites.rules_path(sites.site_of(session), self.settings))
 
     @classmethod
     def build(cls, settings: Settings | None = None, *, redis_conn: Redis | None = None) -> Runtime:
@@ -96,19 +107,19 @@ class RuntimeLoader:
         engine = make_engine(settings.effective_database_url)
         try:
             session_factory = make_session_factory(engine)
-            rulebook = Rulebook(
+            rulebooks = Rulebooks(
                 settings.rules,
                 available_scores=self.scorers.labels,
                 session_factory=session_factory,
                 check_interval=settings.rules_reload_interval_seconds,
             )
-            rulebook.load()
+            rulebooks.default.load()
         except Exception as exc:
             engine.dispose()
             # The first load stores the version: a database that is down fails it too.
             step = "database" if isinstance(exc, SQLAlchemyError) else "rules"
             raise LoadError(step, _describe(exc)) from exc
-        return Runtime(settings, engine, session_factory, conn, self.scorers, rulebook)
+        return Runtime(settings, engine, session_factory, conn, self.scorers, rulebooks)
 
 
 def _describe(exc: BaseException) -> str:

@@ -22,6 +22,7 @@ from moderation.api.routes import (
     reports,
     reviews,
     rules,
+    sites,
     webhooks,
 )
 from moderation.auth import KeyRing, load_or_generate
@@ -29,9 +30,11 @@ from moderation.connections import connect, resolve_redis_url
 from moderation.db import make_engine, make_session_factory
 from moderation.perspective.analyzer import Analyzer
 from moderation.perspective.attributes import load_table
-from moderation.rulebook import Rulebook
+from moderation.quotas import RateLimiter
+from moderation.rulebook import Rulebooks
 from moderation.scoring import expected_labels
 from moderation.settings import Settings, get_settings
+from moderation.sites import Quotas, SiteDirectory
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +42,10 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     keys = settings.api_keys or load_or_generate(settings.var_dir)[0]
-    keyring = KeyRing.parse(keys)
     engine = make_engine(settings.effective_database_url)
+    session_factory = make_session_factory(engine)
+    directory = SiteDirectory(session_factory)
+    keyring = KeyRing.parse(keys).with_stored(directory.stored_key)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,17 +68,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.keyring = keyring
+    app.state.sites = directory
     app.state.engine = engine
-    app.state.session_factory = make_session_factory(engine)
+    app.state.session_factory = session_factory
     app.state.redis = connect(resolve_redis_url(settings.redis_url, settings.var_dir))
+    app.state.quotas = Quotas(RateLimiter(app.state.redis), directory, settings)
     # The API loads no models: it checks score names against what the configured scorers
     # will produce (Detoxify's labels are known only to the workers that load it).
-    app.state.rulebook = Rulebook(
+    app.state.rulebooks = Rulebooks(
         settings.rules,
         available_scores=expected_labels(settings),
         session_factory=app.state.session_factory,
         check_interval=settings.rules_reload_interval_seconds,
     )
+    app.state.rulebook = app.state.rulebooks.default
     # The Perspective-compatible API scores in this process (the one exception to "the API
     # never scores"), with the models loaded once, in the background, at startup.
     app.state.perspective_attributes = load_table()
@@ -100,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(webhooks.router)
     app.include_router(rules.router)
+    app.include_router(sites.router)
     app.include_router(perspective.router)
     app.include_router(perspective.admin_router)
     app.include_router(discovery.router)

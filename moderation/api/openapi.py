@@ -58,7 +58,8 @@ DESCRIPTIONS = {
     "MODERATION_MAX_BATCH_BODY_BYTES for a batch)",
     415: "The body was sent without 'Content-Type: application/json'",
     422: "A parameter or a field of the body is invalid; 'fields' names each one",
-    429: "Over the key's quota (MODERATION_PERSPECTIVE_QPS_PER_KEY)",
+    429: "Over the key's quota (its own, its site's or MODERATION_RATE_LIMIT_PER_SECOND; "
+    "MODERATION_PERSPECTIVE_QPS_PER_KEY for the Perspective API); 'Retry-After' says when",
     500: "The models failed on this request",
     503: "A dependency (the database, Redis, the rules, the models) is unavailable; "
     "try again later",
@@ -138,13 +139,15 @@ def _document_operation(path: str, operation: dict[str, Any]) -> None:
         statuses.append(404)  # another API version, answered in Google's envelope
     else:
         if any(BEARER in requirement for requirement in operation.get("security", [])):
-            statuses += [401, 403]
+            statuses += [401, 403, 429]  # a key over its quota (moderation.quotas)
         if has_body:
             statuses += [400, 413, 415, 422]
         if parameters:
             statuses.append(422)
         if any(p["in"] == "path" for p in parameters):
             statuses.append(404)
+        if any(p["in"] == "query" and p["name"] == "site" for p in parameters):
+            statuses += [400, 404]  # an operator key without ?site=; a site it cannot see
         if path.startswith("/v1/"):
             statuses.append(503)
     responses = operation["responses"]

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from moderation.auth import KeyRing, Role, load_or_generate
+from moderation.auth import Role, load_or_generate, spec_keys
+from moderation.exceptions import ConfigurationError
 from moderation.settings import get_settings
 
 ARTICLE = {
@@ -78,7 +79,11 @@ COMMENTS = [
 def _publisher_key() -> str:
     settings = get_settings()
     spec = settings.api_keys or load_or_generate(settings.var_dir)[0]
-    keys = KeyRing.parse(spec).keys_for(Role.PUBLISHER) or KeyRing.parse(spec).keys_for(Role.ADMIN)
+    keys = spec_keys(spec, Role.PUBLISHER, Role.ADMIN)
+    if not keys:
+        raise ConfigurationError(
+            "MODERATION_API_KEYS has no publisher or admin key of the default site: pass --key"
+        )
     return keys[0]
 
 

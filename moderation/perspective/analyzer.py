@@ -53,6 +53,8 @@ class Job:
     parent: str | None = None
     spans: bool = False
     rules: bool = False
+    ruleset: RuleSet | None = None
+    """The rules of the caller's site (None: the deployment's, ``Analyzer.rules``)."""
 
 
 @dataclass
@@ -245,10 +247,12 @@ def score_jobs(
     outcomes = [Outcome(scores=dict(r.scores), evidence=dict(r.evidence)) for r in merged]
     _add_spans(scorers, jobs, outcomes)
     if any(job.rules for job in jobs):
-        ruleset = rules()
+        default = rules() if any(job.rules and job.ruleset is None for job in jobs) else None
         now = datetime.now(UTC)
         for job, outcome in zip(jobs, outcomes, strict=True):
             if job.rules:
+                ruleset = job.ruleset or default
+                assert ruleset is not None
                 verdict = ruleset.evaluate(_rules_context(ruleset, job, outcome, now))
                 outcome.decision = verdict.action.value
                 outcome.rules_version = ruleset.version

@@ -118,6 +118,17 @@ def no_requested_attributes() -> PerspectiveError:
     )
 
 
+def community_of_no_site(community_id: str | None) -> PerspectiveError:
+    if community_id is None:
+        return PerspectiveError(
+            "An operator key names the site of each request by its communityId: set "
+            "communityId to one of a site's (moderation sites update SITE --community-id ID)."
+        )
+    return PerspectiveError(
+        f"communityId {community_id!r} is not one of this key's site's communities."
+    )
+
+
 def unknown_attribute(name: str) -> PerspectiveError:
     return PerspectiveError(f"Unknown requested attribute: {name}")
 

@@ -17,7 +17,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from moderation import defaults, webhooks
+from moderation import defaults, sites, webhooks
 from moderation.db.models import Comment, Decision
 from moderation.exceptions import ConflictError, NotFoundError
 from moderation.reviews.leases import ESCALATED
@@ -80,7 +80,7 @@ def decide_many(
                 reason_text=reason_text,
                 note=note,
                 lease_seconds=settings.review_lease_seconds,
-                webhook_url=settings.webhook_url,
+                webhook_url=sites.webhook_url(session, settings),
                 webhook_hold_seconds=settings.moderator_webhook_hold,
                 bulk=bulk,
             )

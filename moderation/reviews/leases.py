@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from moderation import audit
 from moderation.db.models import Comment, CommentStatus, ReviewClaim, utcnow
+from moderation.db.scoping import in_site
 from moderation.exceptions import AlreadyDecidedError, ClaimedError, ConflictError, NotFoundError
 
 ESCALATED = CommentStatus.ESCALATED.value
@@ -78,7 +79,7 @@ def claim(
                 continue
             _audit(session, moderator, "review.claim", comment_id, "open", "claimed", expires)
             session.commit()
-            return session.get_one(ReviewClaim, comment_id)
+            return session.get_one(ReviewClaim, in_site(session, comment_id))
         if current.moderator != moderator and is_live(current, now):
             session.rollback()
             raise ClaimedError(
@@ -115,14 +116,14 @@ def claim(
             )
             _audit(session, moderator, "review.claim", comment_id, "open", "claimed", expires)
         session.commit()
-        return session.get_one(ReviewClaim, comment_id, populate_existing=True)
+        return session.get_one(ReviewClaim, in_site(session, comment_id), populate_existing=True)
     raise ConflictError(f"comment {comment_id!r} is being claimed by others; try again")
 
 
 def release(*, session: Session, comment_id: str, moderator: str) -> None:
     """Give a claim back to the queue; only its holder may (an expired one is gone anyway)."""
     escalated_comment(session, comment_id)
-    current = session.get(ReviewClaim, comment_id)
+    current = session.get(ReviewClaim, in_site(session, comment_id))
     now = utcnow()
     if current is None or not is_live(current, now):
         session.rollback()

@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
-from moderation import audit, reasons, webhooks
+from moderation import audit, reasons, sites, webhooks
 from moderation.db.models import (
     Comment,
     DecidedBy,
@@ -23,6 +23,7 @@ from moderation.db.models import (
     ReviewClaim,
     Score,
 )
+from moderation.db.scoping import current_site
 from moderation.decisions import STATUS_FOR_ACTION, record_decision
 from moderation.exceptions import AlreadyDecidedError, ConflictError, NotFoundError
 from moderation.policy import Action
@@ -72,7 +73,7 @@ def apply_moderator_decision(
         reason_text=reason_text,
         note=note,
         lease_seconds=settings.review_lease_seconds,
-        webhook_url=settings.webhook_url,
+        webhook_url=sites.webhook_url(session, settings),
         webhook_hold_seconds=settings.moderator_webhook_hold,
     )
     webhooks.enqueue_recorded(session, conn=conn, settings=settings)
@@ -80,7 +81,9 @@ def apply_moderator_decision(
         # An approved comment overturned to a rejection: its spans were never queued.
         evidence = session.scalars(select(Score.evidence).where(Score.comment_id == comment_id))
         if any(spans_pending(e) for e in evidence):
-            enqueue_explain(conn=conn, settings=settings, comment_ids=[comment_id])
+            enqueue_explain(
+                conn=conn, settings=settings, site=current_site(session), comment_ids=[comment_id]
+            )
     return decision
 
 

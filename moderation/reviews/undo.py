@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from moderation import audit, webhooks
 from moderation.db.models import Article, Comment, DecidedBy, Decision, utcnow
+from moderation.db.scoping import in_site
 from moderation.decisions import STATUS_FOR_ACTION
 from moderation.exceptions import ConflictError, NotFoundError
 from moderation.policy import Action
@@ -130,7 +131,7 @@ def undo_latest(
         .limit(1)
     )
     if latest is None:
-        if session.get(Comment, comment_id) is None:
+        if session.get(Comment, in_site(session, comment_id)) is None:
             raise NotFoundError("comment", comment_id)
         raise UndoRefusedError(f"comment {comment_id!r} has no decision to undo")
     return undo_decision(

@@ -15,6 +15,8 @@ answer, the page says so with a 503 and ``Retry-After``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,9 +31,10 @@ from fastapi.responses import (
 )
 from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from moderation import authors, reasons, reviews
-from moderation.api.deps import RedisDep, SessionDep, SettingsDep
+from moderation.api.deps import RedisDep, SettingsDep
 from moderation.api.routes.audit import read_audit_page
 from moderation.api.routes.authors import set_author_status
 from moderation.api.routes.decisions import ReasonCodePublic, check_reason_code, decision_public
@@ -54,8 +57,10 @@ from moderation.api.schemas import (
     author_note_public,
 )
 from moderation.auth import KeyRing, Role
+from moderation.db.scoping import site_session
 from moderation.db.session import READ_ONLY
 from moderation.settings import Settings
+from moderation.sites import SiteDirectory
 from moderation.web import events
 from moderation.web.session import (
     PRE_SESSION_COOKIE,
@@ -150,6 +155,15 @@ def require_session(
 WebSessionDep = Annotated[WebSession, Depends(require_session)]
 
 
+def page_session(request: Request, web: WebSessionDep) -> Iterator[Session]:
+    """A database session of the signed-in moderator's site."""
+    with site_session(request.app.state.session_factory, web.site) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(page_session)]
+
+
 def _render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     html = templates.get_template(name).render(**context)
     return _secured(HTMLResponse(html, status_code=status_code))  # type: ignore[return-value]
@@ -191,6 +205,7 @@ def read_moderate_page(
         csrf_token=signer.csrf_token(web.nonce),
         moderator=web.principal.name,
         role=web.principal.role.value,
+        site=web.site,
         reasons=reasons.REASONS,
         undo_seconds=request.app.state.settings.undo_seconds,
     )
@@ -203,6 +218,7 @@ def sign_in(
     store: StoreDep,
     previous: Annotated[WebSession | None, Depends(current_session)],
     key: Annotated[str, Form(max_length=500)] = "",
+    site: Annotated[str, Form(max_length=64)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     nonce = request.cookies.get(PRE_SESSION_COOKIE)
@@ -218,6 +234,24 @@ def sign_in(
         return _sign_in_page(
             request, signer, error="That key is not a moderator's key.", status_code=403
         )
+    directory: SiteDirectory = request.app.state.sites
+    chosen = site.strip()
+    if principal.site is not None:
+        if chosen and chosen != principal.site:
+            return _sign_in_page(
+                request, signer, error=f"That key is not a key of site {chosen!r}.",
+                status_code=403,
+            )  # fmt: skip
+        chosen = principal.site
+    elif not chosen:
+        return _sign_in_page(
+            request, signer, status_code=400,
+            error="An operator's key moderates one site at a time: name the site.",
+        )  # fmt: skip
+    if directory.site(chosen) is None:
+        return _sign_in_page(
+            request, signer, error=f"There is no site {chosen!r}.", status_code=404
+        )
     # A new session id every time: whatever id the browser held before is not reused.
     try:
         if previous is not None:
@@ -228,7 +262,7 @@ def sign_in(
     response = _secured(RedirectResponse("/moderate", status_code=303))
     response.set_cookie(
         SESSION_COOKIE,
-        signer.issue(principal, key.strip(), session_id),
+        signer.issue(principal, key.strip(), session_id, chosen),
         max_age=SESSION_MAX_AGE,
         path="/moderate",
         httponly=True,
@@ -397,7 +431,7 @@ def read_events(request: Request, web: WebSessionDep) -> Response:
     """Server-sent events: new escalations and other moderators' decisions and claims
     (``moderation.web.events``); the page polls as well, so a lost stream loses nothing."""
     body = events.stream(
-        session_factory=request.app.state.session_factory,
+        session_factory=partial(site_session, request.app.state.session_factory, web.site),
         moderator=web.principal.name,
         last_event_id=request.headers.get("last-event-id"),
         disconnected=request.is_disconnected,

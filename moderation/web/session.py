@@ -1,12 +1,13 @@
 """Sessions and CSRF tokens for the /moderate page.
 
-The cookie holds the moderator's name, role, a fingerprint of the key they signed in with
-and a random session id, signed with HMAC-SHA256. Each request checks the fingerprint
-against the current keys, so removing a key from ``MODERATION_API_KEYS`` signs its sessions
-out, and checks that the session still exists server-side (``SessionStore``, in Redis, keyed
-by a hash of the id): signing out deletes it there, so a copied cookie stops working at
-once instead of living out its twelve hours. Signing in always makes a new id and deletes
-the session the browser came with, so an id planted before sign-in never becomes one.
+The cookie holds the moderator's name, role, site, the SHA-256 of the key they signed in
+with and a random session id, signed with HMAC-SHA256. Each request finds the key again by
+that digest, so removing a key from ``MODERATION_API_KEYS`` (or revoking a stored one)
+signs its sessions out, and checks that the session still exists server-side
+(``SessionStore``, in Redis, keyed by a hash of the id): signing out deletes it there, so a
+copied cookie stops working at once instead of living out its twelve hours. Signing in
+always makes a new id and deletes the session the browser came with, so an id planted before
+sign-in never becomes one.
 CSRF tokens are HMACs of the session id (before sign-in: of a pre-session cookie).
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 
 import redis as redis_lib
 
-from moderation.auth import KeyRing, Principal, Role
+from moderation.auth import KeyRing, Principal, Role, key_digest
 
 SESSION_COOKIE = "moderate_session"
 PRE_SESSION_COOKIE = "moderate_presession"
@@ -83,15 +84,14 @@ def load_or_generate_secret(var_dir: Path) -> str:
     return secret
 
 
-def key_fingerprint(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
 @dataclass(frozen=True)
 class WebSession:
     principal: Principal
     nonce: str
     expires: int
+    site: str
+    """The site whose queue this session moderates: the key's, or the one an operator chose
+    when signing in."""
 
 
 class SessionSigner:
@@ -101,11 +101,12 @@ class SessionSigner:
     def _mac(self, purpose: str, data: str) -> str:
         return hmac.new(self._secret, f"{purpose}:{data}".encode(), hashlib.sha256).hexdigest()
 
-    def issue(self, principal: Principal, key: str, session_id: str) -> str:
+    def issue(self, principal: Principal, key: str, session_id: str, site: str) -> str:
         payload = {
             "n": principal.name,
             "r": principal.role.value,
-            "k": key_fingerprint(key),
+            "s": site,
+            "k": key_digest(key),
             "c": session_id,
             "e": int(time.time()) + SESSION_MAX_AGE,
         }
@@ -124,21 +125,21 @@ class SessionSigner:
             return None
         try:
             payload = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-            name, role, fingerprint = str(payload["n"]), Role(payload["r"]), str(payload["k"])
-            nonce, expires = str(payload["c"]), int(payload["e"])
+            name, role, digest = str(payload["n"]), Role(payload["r"]), str(payload["k"])
+            site, nonce, expires = str(payload["s"]), str(payload["c"]), int(payload["e"])
         except (ValueError, KeyError, TypeError):
             return None
         if expires < time.time():
             return None
-        # The key must still exist and still belong to this moderator.
-        for key in keyring.keys_for(role):
-            if hmac.compare_digest(key_fingerprint(key), fingerprint):
-                principal = keyring.authenticate(key)
-                if principal is not None and principal.name == name:
-                    if store is not None and not store.exists(nonce):
-                        return None  # signed out, or replaced by a later sign-in
-                    return WebSession(principal, nonce, expires)
-        return None
+        # The key must still exist and still belong to this moderator, on this site.
+        principal = keyring.authenticate_digest(digest)
+        if principal is None or principal.name != name or principal.role is not role:
+            return None
+        if principal.site is not None and principal.site != site:
+            return None
+        if store is not None and not store.exists(nonce):
+            return None  # signed out, or replaced by a later sign-in
+        return WebSession(principal, nonce, expires, site)
 
     def csrf_token(self, nonce: str) -> str:
         return self._mac("csrf", nonce)

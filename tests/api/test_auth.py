@@ -30,12 +30,26 @@ def test_wrong_role_is_403_and_admin_can_do_everything(client):
 
 def test_keyring_parsing():
     ring = KeyRing.parse(
-        "publisher:aaaaaaaaaaaaaaaa, publisher:bbbbbbbbbbbbbbbb,moderator@alice:cccccccccccccccc"
+        "publisher:aaaaaaaaaaaaaaaa, publisher:bbbbbbbbbbbbbbbb,moderator/alice:cccccccccccccccc,"
+        "publisher@daily-news:dddddddddddddddd,moderator@daily-news/bob:eeeeeeeeeeeeeeee,"
+        "operator/ops:ffffffffffffffff"
     )
     assert ring.authenticate("bbbbbbbbbbbbbbbb").name == "publisher-2"
+    assert ring.authenticate("bbbbbbbbbbbbbbbb").site == "default"
     assert ring.authenticate("cccccccccccccccc").name == "alice"
     assert ring.authenticate("cccccccccccccccc").role is Role.MODERATOR
+    daily = ring.authenticate("dddddddddddddddd")
+    assert (daily.role, daily.site, daily.name) == (Role.PUBLISHER, "daily-news", "publisher-1")
+    bob = ring.authenticate("eeeeeeeeeeeeeeee")
+    assert (bob.role, bob.site, bob.name) == (Role.MODERATOR, "daily-news", "bob")
+    ops = ring.authenticate("ffffffffffffffff")
+    assert (ops.role, ops.site, ops.name) == (Role.OPERATOR, None, "ops")
+    assert ring.env_sites() == {"default", "daily-news"}
     assert ring.authenticate("zzzz") is None
+    with pytest.raises(ConfigurationError, match="site 'Daily News'"):
+        KeyRing.parse("publisher@Daily News:aaaaaaaaaaaaaaaa")
+    with pytest.raises(ConfigurationError, match="operators work on every site"):
+        KeyRing.parse("operator@daily-news:aaaaaaaaaaaaaaaa")
     with pytest.raises(ConfigurationError, match="role 'root'"):
         KeyRing.parse("root:aaaaaaaaaaaaaaaa")
     with pytest.raises(ConfigurationError, match="no key"):
@@ -48,7 +62,8 @@ def test_generated_keys_are_made_once(tmp_path):
     spec, created = load_or_generate(tmp_path)
     assert created
     ring = KeyRing.parse(spec)
-    assert all(ring.keys_for(role) for role in Role)
+    assert all(ring.keys_for(role) for role in (Role.PUBLISHER, Role.MODERATOR, Role.ADMIN))
+    assert not ring.keys_for(Role.OPERATOR)  # made on purpose, never generated
     assert (tmp_path / "api-keys").stat().st_mode & 0o777 == 0o600
     assert load_or_generate(tmp_path) == (spec, False)
 

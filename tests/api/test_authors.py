@@ -16,7 +16,7 @@ from sqlalchemy import select
 from moderation.db import AuditEntry, Comment, Decision
 from moderation.db.models import WebhookDelivery, utcnow
 from moderation.db.session import make_engine
-from moderation.rulebook import Rulebook
+from moderation.rulebook import Rulebooks
 from moderation.scoring import build_scorers
 from tests.api.test_reviews import MOD, PUB, add_comment, audits
 from tests.conftest import ROOT, auth
@@ -66,12 +66,12 @@ def post_comment(api, cid, author, text="Fair point about the bus lanes."):
 def score(author_settings, session_factory, redis_conn, *ids):
     """What a worker's scoring job does with the ids it is given."""
     scorers = build_scorers(author_settings, redis=None)
-    rulebook = Rulebook(
+    rulebooks = Rulebooks(
         author_settings.rules, available_scores=scorers.labels, session_factory=session_factory
     )
-    rulebook.load()
+    rulebooks.default.load()
     engine = make_engine(author_settings.effective_database_url)
-    runtime = Runtime(author_settings, engine, session_factory, redis_conn, scorers, rulebook)
+    runtime = Runtime(author_settings, engine, session_factory, redis_conn, scorers, rulebooks)
     try:
         return process_comments(runtime, list(ids))
     finally:
@@ -175,7 +175,7 @@ def test_suspended_needs_a_future_until_and_runs_out(api, session_factory):
     with session_factory() as s:  # the suspension runs out
         from moderation.db import Author
 
-        author = s.get(Author, "u1")
+        author = s.get(Author, ("default", "u1"))
         assert author is not None
         author.suspended_until = utcnow() - timedelta(seconds=1)
         s.commit()

@@ -73,9 +73,9 @@ def test_accepted_comment_is_stored_pending_and_its_id_queued(
     jobs = Queue(settings.queue, connection=redis_conn).get_jobs()
     assert len(jobs) == 1
     assert jobs[0].func_name == "workers.jobs.score_comments"
-    assert jobs[0].args == (["c1"],)  # the job carries only the id
+    assert jobs[0].args == (["c1"], "default")  # the job carries only the id and its site
     with session_factory() as s:
-        row = s.get(Comment, "c1")
+        row = s.get(Comment, ("default", "c1"))
         assert row.status == "pending" and row.job_id == jobs[0].id and row.enqueued_at is not None
 
 
@@ -94,7 +94,7 @@ def test_same_id_other_text_is_a_conflict(client, article, session_factory):
     assert r.json()["error"] == "conflict"
     assert "different text" in r.json()["message"]
     with session_factory() as s:
-        assert s.get(Comment, "c1").text == "The dockers have a point."
+        assert s.get(Comment, ("default", "c1")).text == "The dockers have a point."
 
 
 def test_read_comment_and_404(client, article):

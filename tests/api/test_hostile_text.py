@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy import func, select
 
 from moderation.db import Comment, Decision, make_engine
-from moderation.rulebook import Rulebook
+from moderation.rulebook import Rulebooks
 from tests.conftest import TEST_REDIS_URL, auth
 from tests.hostile_text import EXTREMES, has_lone_surrogate, hostile_text, json_escaped
 from workers.jobs import process_comments
@@ -99,12 +99,12 @@ def check_answer(response, text: str, name: str | None) -> bool:
 
 
 def decide_all(roomy, session_factory, redis_conn, scorers, ids: list[str]) -> None:
-    rulebook = Rulebook(
+    rulebooks = Rulebooks(
         roomy.rules, available_scores=scorers.labels, session_factory=session_factory
     )
-    rulebook.load()
+    rulebooks.default.load()
     engine = make_engine(roomy.effective_database_url)
-    runtime = Runtime(roomy, engine, session_factory, redis_conn, scorers, rulebook)
+    runtime = Runtime(roomy, engine, session_factory, redis_conn, scorers, rulebooks)
     try:
         out = process_comments(runtime, ids)
     finally:
@@ -185,7 +185,10 @@ def test_a_lone_surrogate_in_a_batch_item_or_an_article_names_the_field(api, ses
         f"{LONE_SURROGATE}",
     }
     with session_factory() as s:
-        assert s.get(Comment, "b1") is None and s.get(Comment, "b2") is not None
+        assert (
+            s.get(Comment, ("default", "b1")) is None
+            and s.get(Comment, ("default", "b2")) is not None
+        )
 
 
 def test_100000_characters_under_the_default_limits_is_a_clean_refusal(client):

@@ -108,7 +108,7 @@ def test_a_report_is_stored_counted_and_its_reconsideration_queued(
     }  # fmt: skip
     assert created_at.endswith("Z") or "+00:00" in created_at
     [job] = queued_jobs(report_settings, redis_conn)
-    assert job.func_name == RECONSIDER_JOB and job.args == (["c1"],)
+    assert job.func_name == RECONSIDER_JOB and job.args == (["c1"], "default")
     with session_factory() as s:
         row = s.scalar(select(CommentReport))
         assert row is not None and row.job_id == job.id and row.reconsidered_at is None
@@ -246,7 +246,7 @@ def test_an_approved_comment_goes_back_to_review_after_three_reports(
     assert result.outcome is Outcome.REQUEUED and not result.hidden
     # A moderator will read it now: its spans are queued.
     [explain] = explain_queue(redis_conn, report_settings).jobs
-    assert explain.func_name == EXPLAIN_JOB and explain.args == (["c1"],)
+    assert explain.func_name == EXPLAIN_JOB and explain.args == (["c1"], "default")
 
     [review] = api.get("/v1/reviews", headers=MOD).json()["items"]
     assert review["comment_id"] == "c1" and review["status"] == "open"
@@ -289,7 +289,7 @@ def test_a_published_comment_the_rules_would_now_reject_goes_to_a_person(
     [result] = reconsider(session_factory, report_settings, redis_conn, "c1")
     assert result.outcome is Outcome.REQUEUED
     with session_factory() as s:
-        comment = s.get(Comment, "c1")
+        comment = s.get(Comment, ("default", "c1"))
         assert comment is not None and comment.status == "escalated"
         latest = s.scalars(select(Decision).where(Decision.comment_id == "c1")).all()[-1]
     assert latest.action == "escalate" and latest.rule == "very-toxic" and latest.priority == 100
@@ -385,10 +385,10 @@ def test_reports_on_pending_and_rejected_comments_are_only_counted(
     results = reconsider(session_factory, report_settings, redis_conn, "p1", "x1", "gone")
     assert [r.outcome for r in results] == [Outcome.PENDING, Outcome.UNCHANGED, Outcome.GONE]
     with session_factory() as s:
-        assert s.get(Comment, "p1").status == "pending"  # type: ignore[union-attr]
-        assert s.get(Comment, "x1").status == "rejected"  # type: ignore[union-attr]
+        assert s.get(Comment, ("default", "p1")).status == "pending"  # type: ignore[union-attr]
+        assert s.get(Comment, ("default", "x1")).status == "rejected"  # type: ignore[union-attr]
         # The scoring job sees the pending comment's reports (rules_context counts them).
-        comment = s.get(Comment, "p1")
+        comment = s.get(Comment, ("default", "p1"))
         ctx = rules_context(s, comment, DEFAULT_RULES)  # type: ignore[arg-type]
     assert ctx.reports.total == 3
     assert DEFAULT_RULES.evaluate(ctx).rule == "reported"
@@ -466,7 +466,7 @@ def test_the_sweeper_queues_reports_whose_job_was_lost(
     assert sweep_reports(session_factory=session_factory, conn=redis_conn,
                          settings=report_settings) == 1  # fmt: skip
     [job] = queued_jobs(report_settings, redis_conn)
-    assert job.func_name == RECONSIDER_JOB and job.args == (["c1"],)
+    assert job.func_name == RECONSIDER_JOB and job.args == (["c1"], "default")
     # A live job: the next sweep leaves it alone; once reconsidered, nothing is left.
     redis_conn.delete("moderation:reports:sweeper:lock")
     assert sweep_reports(session_factory=session_factory, conn=redis_conn,

@@ -36,7 +36,7 @@ def receiver():
 def undo_settings(settings, receiver):
     return settings.model_copy(
         update={
-            "api_keys": f"{API_KEYS_SPEC},moderator@bob:{BOB_KEY}",
+            "api_keys": f"{API_KEYS_SPEC},moderator/bob:{BOB_KEY}",
             "webhook_url": receiver.url,
             "webhook_secret": "s3cret",
             "undo_seconds": UNDO,
@@ -111,7 +111,7 @@ def test_undo_within_the_window_reopens_the_review_and_its_webhook_is_never_sent
         "status": "escalated",
     }
     with session_factory() as s:
-        assert s.get(Comment, "c1").status == "escalated"
+        assert s.get(Comment, ("default", "c1")).status == "escalated"
         assert [
             d.action for d in s.scalars(select(Decision).where(Decision.comment_id == "c1"))
         ] == ["escalate"]
@@ -146,7 +146,7 @@ def test_after_the_window_undo_is_409_and_the_webhook_is_sent(
     assert late.status_code == 409
     assert "undo window" in late.json()["message"] and "closed" in late.json()["message"]
     with session_factory() as s:
-        assert s.get(Comment, "c1").status == "rejected"
+        assert s.get(Comment, ("default", "c1")).status == "rejected"
     # Redis lost the scheduled job (a restart): the sweeper sends it once it is due.
     redis_conn.flushdb()
     swept_early = webhooks.sweep_deliveries(

@@ -331,8 +331,8 @@ def test_cross_site_form_posts_are_refused(page_stack, module_browser):
         from moderation.db import Comment
         from moderation.db.models import ReviewClaim
 
-        assert s.get(Comment, "c-csrf-decide").status == "escalated"
-        assert s.get(ReviewClaim, "c-csrf-claim") is None
+        assert s.get(Comment, ("default", "c-csrf-decide")).status == "escalated"
+        assert s.get(ReviewClaim, ("default", "c-csrf-claim")) is None
     # The moderator is still signed in, and the page still works for them.
     cookie = session_cookie(context)
     assert cookie and queue_status(stack, cookie) == 200

@@ -103,7 +103,7 @@ def test_the_author_panel_sets_a_status_adds_a_note_and_shows_the_history(stack,
     wait_until(lambda: "suspended until" in status_line.inner_text(), what="status shown")
     assert "set by moderator-tester (spam): link spam" in status_line.inner_text()
     with sf() as s:
-        author = s.get(Author, "spammer")
+        author = s.get(Author, ("default", "spammer"))
         assert author is not None and author.status == "suspended"
         assert author.suspended_until is not None and author.suspended_until.year == 2099
     assert status(sf, "c1") == status(sf, "c2") == "rejected"

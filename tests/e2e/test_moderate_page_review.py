@@ -47,7 +47,7 @@ def review_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any
     upgrade(engine)
     redis = RedisServer(tmp / "redis")
     redis.start()
-    keys = f"{API_KEYS_SPEC},moderator@bob:{BOB_KEY}"
+    keys = f"{API_KEYS_SPEC},moderator/bob:{BOB_KEY}"
     stack = Stack(tmp, url, redis.url, {"MODERATION_API_KEYS": keys})
     try:
         stack.start_api()
@@ -139,7 +139,7 @@ def sign_in(browser, stack, key: str = API_KEYS["moderator"], **context: Any):
 
 def status(session_factory, cid: str) -> str:
     with session_factory() as s:
-        comment = s.get(Comment, cid)
+        comment = s.get(Comment, ("default", cid))
         assert comment is not None
         return comment.status
 

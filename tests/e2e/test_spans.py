@@ -133,7 +133,7 @@ def test_an_approved_comment_gets_its_spans_when_the_api_is_asked_for_them(
         queue.enqueue(EXPLAIN_JOB, ["earlier"])  # spans already waiting
         c.get("/v1/comments/rude?explain=true", headers=pub)
         assert queue.count == 2  # asked for: queued once, ahead of those already waiting
-        assert queue.jobs[0].args == (["rude"],)
+        assert queue.jobs[0].args == (["rude"], "default")
         c.get("/v1/comments/rude?explain=true", headers=pub)
         assert queue.count == 2  # asking again meanwhile queues no second job
 

@@ -99,7 +99,7 @@ def stored(session_factory):
 def moderate(session_factory, answers: dict[str, str]) -> None:
     with session_factory() as session:
         for comment_id, action in answers.items():
-            comment = session.get(Comment, comment_id)
+            comment = session.get(Comment, ("default", comment_id))
             record_decision(
                 session=session, comment=comment, action=action, decided_by=DecidedBy.MODERATOR,
                 actor="mod", reasons=[{"rule": "moderator", "message": "checked"}],

@@ -41,7 +41,7 @@ def test_an_expired_lease_goes_to_the_next_claimant_and_release_of_it_is_a_no_op
     with session_factory() as s:
         reviews.claim(session=s, comment_id="c1", moderator="ann", lease_seconds=-1)
         reviews.release(session=s, comment_id="c1", moderator="bob")  # expired: nothing held
-        assert s.get(ReviewClaim, "c1").moderator == "ann"
+        assert s.get(ReviewClaim, ("default", "c1")).moderator == "ann"
         row = reviews.claim(session=s, comment_id="c1", moderator="bob", lease_seconds=60)
         assert row.moderator == "bob"
         with pytest.raises(ClaimedError) as info:

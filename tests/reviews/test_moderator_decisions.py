@@ -55,7 +55,7 @@ def test_only_overturning_accepts_an_automatic_decision(session_factory, setting
     got = decide(session_factory, settings, redis_conn, "c1", "ann", "reject", overturning=True)
     assert got == ("reject", "ann", RULES_VERSION)
     with session_factory() as s:
-        assert s.get(Comment, "c1").status == "rejected"
+        assert s.get(Comment, ("default", "c1")).status == "rejected"
 
 
 def test_a_review_someone_else_holds_is_refused(session_factory, settings, redis_conn):
@@ -77,7 +77,7 @@ def test_the_reason_says_what_the_moderator_did(
     add_comment(session_factory, "c1")
     decide(session_factory, settings, redis_conn, "c1", "ann", action, reason_code="off-topic")
     with session_factory() as s:
-        (reason,) = s.get(Comment, "c1").decisions[-1].reasons
+        (reason,) = s.get(Comment, ("default", "c1")).decisions[-1].reasons
     assert reason == {"rule": "moderator", "message": f"{said} by moderator ann (off-topic)"}
 
 
@@ -92,10 +92,13 @@ def test_overturning_an_approval_to_a_rejection_queues_the_spans_it_never_got(
     queue.empty()
     add_comment(session_factory, "c1", action="approve")
     with session_factory() as s:  # approved by the rules: spans left pending, none queued
-        s.get(Score, ("c1", "toxicity")).evidence = {"spans": None, "spans_pending": True}
+        s.get(Score, ("default", "c1", "toxicity")).evidence = {
+            "spans": None,
+            "spans_pending": True,
+        }
         s.commit()
     decide(session_factory, settings, redis_conn, "c1", "ann", "reject", overturning=True)
     [job] = queue.jobs
-    assert job.func_name == EXPLAIN_JOB and job.args == (["c1"],)
+    assert job.func_name == EXPLAIN_JOB and job.args == (["c1"], "default")
     decide(session_factory, settings, redis_conn, "c1", "ann", "approve", overturning=True)
     assert len(queue.jobs) == 1  # approving again asks for nothing

@@ -84,7 +84,7 @@ def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(app, page, se
         )
         assert decide.status_code == 401
     with session_factory() as s:
-        assert s.get(Comment, "c1").status == "escalated"
+        assert s.get(Comment, ("default", "c1")).status == "escalated"
 
 
 def test_ids_planted_before_sign_in_are_replaced_at_sign_in(app, redis_conn):
@@ -145,7 +145,7 @@ def test_every_action_needs_this_sessions_csrf_token(app, page, session_factory,
     form = page.post(path, data={"action": "reject", "csrf_token": token})
     assert form.status_code == 403
     with session_factory() as s:
-        assert s.get(Comment, "c1").status == "escalated"
+        assert s.get(Comment, ("default", "c1")).status == "escalated"
         assert s.scalars(select(ReviewClaim)).all() == []
     assert page.post(path, json=body, headers={"X-CSRF-Token": token}).status_code < 300
 

@@ -13,7 +13,7 @@ from moderation.comments import NewComment, create_comment
 from moderation.db import ArticleFeature, Comment, Decision, Score, make_engine
 from moderation.db.models import WebhookDelivery
 from moderation.queue import EXPLAIN_JOB, explain_queue
-from moderation.rulebook import Rulebook
+from moderation.rulebook import Rulebooks
 from moderation.webhooks import webhook_queue
 from tests.conftest import TEST_REDIS_URL
 from workers.jobs import explain_stored, process_comments
@@ -32,17 +32,17 @@ def scorers():
 
 @pytest.fixture
 def runtime(settings, session_factory, redis_conn, scorers):
-    rulebook = Rulebook(
+    rulebooks = Rulebooks(
         settings.rules, available_scores=scorers.labels, session_factory=session_factory
     )
-    rulebook.load()
+    rulebooks.default.load()
     return Runtime(
         settings,
         make_engine(settings.effective_database_url),
         session_factory,
         redis_conn,
         scorers,
-        rulebook,
+        rulebooks,
     )
 
 
@@ -76,7 +76,7 @@ def test_decides_stores_scores_and_is_safe_to_rerun(runtime, session_factory):
     out = process_comments(runtime, ["c1", "c2", "missing"])
     assert sorted(out["decided"]) == ["c1", "c2"] and out["skipped"] == ["missing"]
     with session_factory() as s:
-        c1, c2 = s.get(Comment, "c1"), s.get(Comment, "c2")
+        c1, c2 = s.get(Comment, ("default", "c1")), s.get(Comment, ("default", "c2"))
         assert (c1.status, c2.status) == ("approved", "rejected")
         assert {sc.name for sc in c1.scores} >= {"toxicity", "relevance", "spam"}
         assert c2.decisions[0].rules_version == runtime.rulebook.ruleset.version
@@ -92,11 +92,11 @@ def test_decides_stores_scores_and_is_safe_to_rerun(runtime, session_factory):
 def test_unscorable_comment_is_escalated_after_max_attempts(runtime, session_factory):
     add(session_factory, "c1", "Bus lanes!")
     with session_factory() as s:
-        s.get(Comment, "c1").scoring_attempts = runtime.settings.max_scoring_attempts
+        s.get(Comment, ("default", "c1")).scoring_attempts = runtime.settings.max_scoring_attempts
         s.commit()
     process_comments(runtime, ["c1"])
     with session_factory() as s:
-        c = s.get(Comment, "c1")
+        c = s.get(Comment, ("default", "c1"))
         assert c.status == "escalated"
         assert c.decisions[0].decided_by == "system"
         assert c.decisions[0].reasons[0]["rule"] == "system:scoring-failed"
@@ -112,7 +112,7 @@ def test_scoring_error_is_recorded_and_raised(runtime, session_factory, monkeypa
     with pytest.raises(RuntimeError):
         process_comments(runtime, ["c1"])
     with session_factory() as s:
-        c = s.get(Comment, "c1")
+        c = s.get(Comment, ("default", "c1"))
         assert c.status == "pending" and c.scoring_attempts == 1
         assert c.last_error == "RuntimeError: model exploded"
 
@@ -161,7 +161,10 @@ def test_readers_reports_are_counted_when_a_pending_comment_is_scored(runtime, s
         s.commit()
     process_comments(runtime, ["reported", "quiet"])
     with session_factory() as s:
-        reported, quiet = s.get(Comment, "reported"), s.get(Comment, "quiet")
+        reported, quiet = (
+            s.get(Comment, ("default", "reported")),
+            s.get(Comment, ("default", "quiet")),
+        )
         assert (reported.status, quiet.status) == ("escalated", "approved")
         [decision] = s.scalars(select(Decision).where(Decision.comment_id == "reported")).all()
     assert decision.rule == "reported" and decision.priority == 50
@@ -170,7 +173,7 @@ def test_readers_reports_are_counted_when_a_pending_comment_is_scored(runtime, s
 
 def _toxicity_evidence(session_factory, cid):
     with session_factory() as s:
-        return s.get(Score, (cid, "toxicity")).evidence
+        return s.get(Score, ("default", cid, "toxicity")).evidence
 
 
 def test_the_decision_and_its_webhook_do_not_wait_for_spans(runtime, session_factory):
@@ -184,7 +187,7 @@ def test_the_decision_and_its_webhook_do_not_wait_for_spans(runtime, session_fac
     # Decided, delivery recorded and queued, with the explain job not run: spans pending.
     assert sorted(out["decided"]) == ["c1", "c2"]
     with session_factory() as s:
-        assert s.get(Comment, "c2").status == "rejected"
+        assert s.get(Comment, ("default", "c2")).status == "rejected"
         deliveries = s.scalars(select(WebhookDelivery)).all()
         assert {d.comment_id for d in deliveries} == {"c1", "c2"}
     queued = set(webhook_queue(runtime.redis, runtime.settings).job_ids)
@@ -194,7 +197,7 @@ def test_the_decision_and_its_webhook_do_not_wait_for_spans(runtime, session_fac
     assert rude["spans"] is None and rude["spans_pending"] is True
     # One explain job, for the comment that has spans to find, on the low-priority queue.
     [job] = explain_queue(runtime.redis, runtime.settings).jobs
-    assert job.func_name == EXPLAIN_JOB and job.args == (["c2"],)
+    assert job.func_name == EXPLAIN_JOB and job.args == (["c2"], "default")
 
     done = explain_stored(runtime, ["c1", "c2"])
     assert done["explained"] == ["c2"] and done["skipped"] == ["c1"]
@@ -215,7 +218,7 @@ def test_each_comment_to_explain_is_a_job_of_its_own(runtime, session_factory):
     explain_queue(runtime.redis, runtime.settings).empty()
     process_comments(runtime, ["r1", "r2"])
     jobs = explain_queue(runtime.redis, runtime.settings).jobs
-    assert sorted(job.args for job in jobs) == [(["r1"],), (["r2"],)]
+    assert sorted(job.args for job in jobs) == [(["r1"], "default"), (["r2"], "default")]
 
 
 def test_explaining_skips_a_score_that_changed_meanwhile(runtime, session_factory, monkeypatch):
@@ -226,7 +229,7 @@ def test_explaining_skips_a_score_that_changed_meanwhile(runtime, session_factor
 
     def rescored_during(name, texts, scores):
         with session_factory() as s:  # a re-score lands while the spans are computed
-            row = s.get(Score, ("c2", "toxicity"))
+            row = s.get(Score, ("default", "c2", "toxicity"))
             row.scored_at = datetime(2030, 1, 1, tzinfo=UTC)
             row.evidence = fresh
             s.commit()

@@ -132,7 +132,7 @@ def test_a_worker_that_dies_mid_pass_leaves_its_jobs_to_the_sweeper(runtime, mon
     jobs = [job for i in range(3) for job in post(runtime, [f"c{i}"])]
     real = worker_module.process_comments
 
-    def die(rt, ids):
+    def die(rt, ids, site="default"):
         raise SystemExit("killed mid-pass")  # escapes the worker, as a crash would
 
     monkeypatch.setattr(worker_module, "process_comments", die)

@@ -8,6 +8,7 @@ from moderation.api.deps import PublisherDep, SessionDep
 from moderation.api.schemas import ArticlePublic, ArticlePut, Identifier
 from moderation.articles import upsert_article
 from moderation.db.models import Article
+from moderation.db.scoping import in_site
 from moderation.db.session import READ_ONLY
 from moderation.exceptions import NotFoundError
 
@@ -47,7 +48,7 @@ def put_article(
 @router.get("/{article_id}", response_model=ArticlePublic)
 def read_article(article_id: ArticleId, session: SessionDep, _: PublisherDep) -> ArticlePublic:
     session.connection(execution_options={READ_ONLY: True})  # on SQLite, never waits
-    article = session.get(Article, article_id)
+    article = session.get(Article, in_site(session, article_id))
     if article is None:
         raise NotFoundError("article", article_id)
     return _public(article)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from moderation import defaults
-from moderation.api.deps import PublisherDep, RedisDep, SessionDep, SettingsDep
+from moderation.api.deps import PublisherDep, RedisDep, SessionDep, SettingsDep, SiteDep
 from moderation.api.errors import ApiError, error_body, pydantic_fields
 from moderation.api.schemas import (
     BatchCreate,
@@ -317,6 +317,7 @@ async def read_comment(
     comment_id: CommentId,
     request: Request,
     _: PublisherDep,
+    site: SiteDep,
     redis_conn: RedisDep,
     settings: SettingsDep,
     wait: Annotated[
@@ -341,7 +342,7 @@ async def read_comment(
     def load() -> tuple[CommentPublic, bool]:
         # A short session per look, so a waiting request holds no database connection; a
         # reader's, so that on SQLite it never waits behind a writer.
-        with read_only(factory) as session:
+        with read_only(factory, site) as session:
             comment = get_comment(session, comment_id)
             public = comment_public(comment, report_tally(session, comment_id))
             return public, comment.status != CommentStatus.PENDING.value
@@ -356,6 +357,6 @@ async def read_comment(
         # the decision; an approved comment's when someone asks for them: here. They are
         # "pending" in this answer and filled in a moment later.
         await run_in_threadpool(
-            ask_explain, conn=redis_conn, settings=settings, comment_id=comment_id
+            ask_explain, conn=redis_conn, settings=settings, site=site, comment_id=comment_id
         )
     return public

@@ -21,9 +21,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
+from moderation import sites
 from moderation.api.deps import AdminDep, SessionDep
 from moderation.auth import KeyRing, Principal, Role
 from moderation.db.models import PerspectiveSuggestion
+from moderation.db.scoping import site_session
 from moderation.perspective import errors
 from moderation.perspective.analyzer import Analyzer, Job
 from moderation.perspective.attributes import AttributeTable
@@ -37,7 +39,10 @@ from moderation.perspective.wire import (
     SuggestCommentScoreRequest,
     SuggestCommentScoreResponse,
 )
+from moderation.policy import RuleSet
+from moderation.rulebook import Rulebooks
 from moderation.settings import Settings
+from moderation.sites import SiteDirectory
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +64,39 @@ def request_key(request: Request) -> str | None:
 
 
 def perspective_principal(request: Request) -> Principal:
-    """The key's holder: any publisher or admin key (400, as Google answers, otherwise)."""
+    """The key's holder: any publisher, admin or operator key (400, as Google answers,
+    otherwise)."""
     key = request_key(request)
     keyring: KeyRing = request.app.state.keyring
     principal = keyring.authenticate(key) if key else None
     if principal is None or not principal.can(Role.PUBLISHER):  # publishers and admins
         raise errors.api_key_invalid()
     return principal
+
+
+def perspective_site(request: Request, principal: Principal, community_id: str | None) -> str:
+    """The site a request is counted to: its key's. A site that lists its communities takes
+    only those; an operator key's request goes to the site whose list has its community."""
+    directory: SiteDirectory = request.app.state.sites
+    if principal.site is None:
+        found = directory.site_of_community(community_id) if community_id else None
+        if found is None:
+            raise errors.community_of_no_site(community_id)
+        return found.id
+    site = directory.site(principal.site)
+    if site is None:
+        raise errors.api_key_invalid()
+    if community_id is not None and site.community_ids and community_id not in site.community_ids:
+        raise errors.community_of_no_site(community_id)
+    return site.id
+
+
+def site_ruleset(request: Request, site: str) -> RuleSet:
+    """The rules of ``site`` (its own file, else the deployment's)."""
+    rulebooks: Rulebooks = request.app.state.rulebooks
+    directory: SiteDirectory = request.app.state.sites
+    path = sites.rules_path(directory.site(site), request.app.state.settings)
+    return rulebooks.for_path(path).current()
 
 
 KeyDep = Annotated[Principal, Depends(perspective_principal)]
@@ -78,7 +109,7 @@ def _check_quota(request: Request, principal: Principal, metric: Metric) -> None
     try:
         over = over_quota(
             request.app.state.redis,
-            key_name=principal.name,
+            key_name=principal.key_id or principal.name,
             metric=metric,
             per_second=settings.perspective_qps_per_key,
         )
@@ -133,6 +164,7 @@ async def analyze_comment(
     request: Request,
     principal: Annotated[Principal, Depends(analyze_quota)],
 ) -> JSONResponse:
+    site = perspective_site(request, principal, body.community_id)
     analyzer = await ready_analyzer(request)
     settings: Settings = request.app.state.settings
     table: AttributeTable = request.app.state.perspective_attributes
@@ -151,6 +183,7 @@ async def analyze_comment(
         parent=plan.context.parent,
         spans=plan.wants_spans,
         rules=plan.uses_rules,
+        ruleset=await run_in_threadpool(site_ruleset, request, site) if plan.uses_rules else None,
     )
     try:
         outcome = await asyncio.wrap_future(analyzer.submit(job))
@@ -160,13 +193,21 @@ async def analyze_comment(
     if plan.store:
         values = attribute_values(plan, outcome)
         await run_in_threadpool(
-            _store_analysis, request, plan, principal, outcome.scores, values, outcome.rules_version
+            _store_analysis,
+            request,
+            site,
+            plan,
+            principal,
+            outcome.scores,
+            values,
+            outcome.rules_version,
         )
     return JSONResponse(response.wire())
 
 
 def _store_analysis(
     request: Request,
+    site: str,
     plan: Plan,
     principal: Principal,
     scores: dict[str, float],
@@ -174,7 +215,7 @@ def _store_analysis(
     rules_version: str | None,
 ) -> None:
     try:
-        with request.app.state.session_factory() as session:
+        with site_session(request.app.state.session_factory, site) as session:
             store_analysis(
                 session,
                 plan=plan,
@@ -204,9 +245,10 @@ async def suggest_comment_score(
 ) -> JSONResponse:
     table: AttributeTable = request.app.state.perspective_attributes
     plan = plan_suggestion(body, table=table)
+    site = perspective_site(request, principal, plan.community_id)
 
     def store() -> None:
-        with request.app.state.session_factory() as session:
+        with site_session(request.app.state.session_factory, site) as session:
             store_suggestions(
                 session,
                 key_name=principal.name,

@@ -24,6 +24,7 @@ from moderation.api.schemas import (
     report_public,
 )
 from moderation.db.models import Comment, CommentStatus
+from moderation.db.scoping import in_site
 from moderation.db.session import database_unavailable
 from moderation.exceptions import QueueUnavailableError
 from moderation.reconsideration import enqueue_reconsider
@@ -81,7 +82,7 @@ def create_report(
         response.status_code = 200
         outcome = "duplicate"
     session.expire_all()
-    now = session.get(Comment, comment_id)
+    now = session.get(Comment, in_site(session, comment_id))
     tally = report_tally(session, comment_id)
     session.commit()
     return ReportResult(

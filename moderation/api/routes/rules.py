@@ -4,11 +4,13 @@ and reports the errors of a file that would be refused."""
 
 from __future__ import annotations
 
+import pathlib
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from moderation.api.deps import AdminDep, RulebookDep, SessionDep
 from moderation.api.errors import ApiError, error_body
@@ -21,7 +23,7 @@ from moderation.api.schemas import (
     RuleStatsPublic,
     RulesVersionPublic,
 )
-from moderation.db.models import RulesVersion, utcnow
+from moderation.db.models import Decision, RulesVersion, utcnow
 from moderation.exceptions import NotFoundError, RulesError
 from moderation.rule_stats import parse_window, rule_stats
 
@@ -110,10 +112,20 @@ def read_rule_stats(
 def read_rules_version(
     version_hash: Annotated[str, Path(max_length=64, description="The version's SHA-256")],
     session: SessionDep,
+    rulebook: RulebookDep,
     _: AdminDep,
 ) -> RulesVersionPublic:
     row = session.get(RulesVersion, version_hash)
-    if row is None:
+    # Versions are stored once for every site (by content); a site sees those of the rules
+    # file it uses and those that decided its comments, never another site's own rules.
+    if row is None or not (
+        rulebook.active_version == version_hash
+        or pathlib.Path(row.source).resolve() == pathlib.Path(rulebook.path).resolve()
+        or session.scalar(
+            select(Decision.id).where(Decision.rules_version == version_hash).limit(1)
+        )
+        is not None
+    ):
         raise NotFoundError("rules version", version_hash)
     return RulesVersionPublic(
         hash=row.hash,
