@@ -9,6 +9,9 @@
   train                     refit the toxicity model or the relevance calibration
   demo                      send a demo article and comments to a running service
   export statements         the period's removals as DSA statements of reasons
+  sites create|update|list  the sites (publications) this deployment serves
+  keys create|list|revoke   API keys kept in the database (shown once)
+  authors forget            erase an author's text and identity (data-protection request)
 
 Every command is registered here; the module that runs one (the offline tools in
 ``moderation.offline`` among them) is imported only when that command runs.
@@ -29,6 +32,7 @@ from moderation.defaults import (
     DEFAULT_LABEL_COLUMNS,
     DEFAULT_OFFTOPIC_SEED,
     DEFAULT_SHARED_EPOCHS,
+    DEFAULT_SITE,
     DEFAULT_SOURCE_TEST_CAP,
     DEFAULT_SOURCE_TRAIN_CAP,
     DEFAULT_SPLIT_SEED,
@@ -246,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_train(sub)
     _add_export(sub)
+    from moderation.admin_cli import add_commands as add_admin_commands
+
+    add_admin_commands(sub)
     return parser
 
 
@@ -266,6 +273,7 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--out", type=Path, metavar="FILE", help="write here (default: stdout)")
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("--site", default=DEFAULT_SITE, help="whose removals (default: default)")
     p.add_argument(
         "--territorial-scope",
         type=_scope,
@@ -306,6 +314,9 @@ def _add_backtest(rules_commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument(
+        "--site", default=DEFAULT_SITE, help="whose comments to replay (default: default)"
+    )
     p.set_defaults(func=_backtest)
 
 

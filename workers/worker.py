@@ -39,8 +39,9 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from rq.worker import WorkerStatus
 
-from moderation import heartbeats
+from moderation import erasure, heartbeats
 from moderation.connections import connect, resolve_redis_url
+from moderation.db.models import DEFAULT_SITE
 from moderation.heartbeats import Heartbeat, WorkerState
 from moderation.queue import SCORE_JOB, scoring_queues, sweep_pending
 from moderation.reconsideration import sweep_reports
@@ -55,6 +56,11 @@ log = logging.getLogger(__name__)
 SCORING_PASSES_KEY = "moderation:stats:scoring-passes"
 """Hash of ``passes`` (scoring passes the workers ran), ``jobs`` (scoring jobs those passes
 covered) and ``comments``: ``jobs`` over ``passes`` is how many jobs a pass merged."""
+
+
+def job_site(job: Job) -> str:
+    """The site of a scoring job's comments (jobs queued before sites carry none)."""
+    return str(job.args[1]) if len(job.args) > 1 else DEFAULT_SITE
 
 
 class ModerationWorker(process.SteadyWorker):
@@ -78,7 +84,7 @@ class ModerationWorker(process.SteadyWorker):
         taken = [(job, self._start(job))]
         room = self.settings.scoring_batch_size - len(job.args[0])
         while room > 0:
-            extra = self._take_next(queue, room)
+            extra = self._take_next(queue, room, job_site(job))
             if extra is None:
                 break
             taken.append((extra, self._start(extra)))
@@ -100,8 +106,9 @@ class ModerationWorker(process.SteadyWorker):
         self.prepare_job_execution(job)
         return execution
 
-    def _take_next(self, queue: Queue, room: int) -> Job | None:
-        """The next scoring job of ``queue`` if one is queued now and fits in ``room``."""
+    def _take_next(self, queue: Queue, room: int, site: str) -> Job | None:
+        """The next scoring job of ``queue`` if one is queued now, is ``site``'s (a pass
+        decides one site's comments) and fits in ``room``."""
         while True:
             raw = self.connection.lpop(queue.key)  # Queue.pop_job_id fails on an empty queue
             if raw is None:
@@ -111,7 +118,7 @@ class ModerationWorker(process.SteadyWorker):
                 job = Job.fetch(job_id, connection=self.connection)
             except NoSuchJobError:
                 continue  # deleted while queued, as RQ's own dequeue skips it
-            if job.func_name == SCORE_JOB and len(job.args[0]) <= room:
+            if job.func_name == SCORE_JOB and len(job.args[0]) <= room and job_site(job) == site:
                 return job
             queue.push_job_id(job_id, at_front=True)  # back where it was, for the next pass
             return None
@@ -121,7 +128,7 @@ class ModerationWorker(process.SteadyWorker):
         timeout = max(job.timeout or self.settings.job_timeout for job in jobs)
         try:
             with self.death_penalty_class(timeout, JobTimeoutException, job_id=jobs[0].id):
-                process_comments(get_runtime(), ids)
+                process_comments(get_runtime(), ids, job_site(jobs[0]))
         except Exception:  # noqa: BLE001 - each job then runs, fails and retries on its own
             log.exception("scoring %d jobs together failed; running them one by one", len(jobs))
 
@@ -154,6 +161,7 @@ class Maintenance(threading.Thread):
                     session_factory=rt.session_factory, conn=conn, settings=rt.settings
                 )
                 sweep_reports(session_factory=rt.session_factory, conn=conn, settings=rt.settings)
+                erasure.purge_if_due(rt.session_factory, conn)
             except Exception as exc:  # noqa: BLE001 - Redis or the database may be down for a while
                 log.warning("sweep failed (will retry): %s", exc)
 

@@ -354,13 +354,13 @@ def run_backtest(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return 1
     labels = read_labels(args.labels) if args.labels else None
-    from moderation.db import make_engine, make_session_factory
+    from moderation.db import make_engine, make_session_factory, site_session
     from moderation.settings import get_settings
 
     engine = make_engine(get_settings().effective_database_url)
     session_factory = make_session_factory(engine)
     now = utcnow()
-    with session_factory() as session:
+    with site_session(session_factory, args.site) as session:
         report = backtest(
             session=session,
             ruleset=ruleset,

@@ -223,7 +223,7 @@ def write_statements(records: Iterable[dict[str, Any]], out: TextIO, *, fmt: str
 
 def run_export(args: argparse.Namespace) -> int:
     """``moderation export statements``: write the period's removals, say how many."""
-    from moderation.db import make_engine, make_session_factory
+    from moderation.db import make_engine, make_session_factory, site_session
     from moderation.settings import get_settings
 
     scope = args.territorial_scope
@@ -231,7 +231,7 @@ def run_export(args: argparse.Namespace) -> int:
     until = utcnow()
     since = until - args.since
     buffer = io.StringIO()
-    with make_session_factory(engine)() as session:
+    with site_session(make_session_factory(engine), args.site) as session:
         records = (
             statement(
                 comment,

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import redis
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from moderation import authors, reasons
-from moderation.api.deps import ModeratorDep, RedisDep, SessionDep, SettingsDep
+from moderation import authors, erasure, reasons
+from moderation.api.deps import AdminDep, ModeratorDep, RedisDep, SessionDep, SettingsDep
 from moderation.api.errors import ApiError
 from moderation.api.schemas import (
     FIELD_COMBINATION,
@@ -165,3 +166,27 @@ def create_author_note(
         session=session, author_id=author_id, moderator=principal.name, text=note_in.text
     )
     return author_note_public(note)
+
+
+class ErasurePublic(BaseModel):
+    """What an erasure did: the author's id and name are now ``pseudonym`` everywhere."""
+
+    pseudonym: str
+    comments: int
+    """Comments whose text was emptied."""
+    reports_made: int
+    notes_deleted: int
+    audit_rows: int
+    deliveries_deleted: int
+
+
+@router.delete(
+    "/{author_id}",
+    response_model=ErasurePublic,
+    summary="Erase an author (a data-protection request): their comments' text, their id and "
+    "name everywhere, moderators' notes and status; decisions stay",
+)
+def erase_author(author_id: AuthorId, session: SessionDep, principal: AdminDep) -> ErasurePublic:
+    erased = erasure.forget_author(session, author_id, actor=principal.name)
+    session.commit()
+    return ErasurePublic(pseudonym=erased.pseudonym, **erased.counts())
