@@ -114,7 +114,7 @@ def test_a_read_then_a_write_in_one_transaction_waits_instead_of_failing(tmp_pat
 
     try:
         with factory() as session, session.begin_nested():
-            assert session.get(Article, "a") is None  # the read
+            assert session.get(Article, ("default", "a")) is None  # the read
             thread = threading.Thread(target=other_request)
             thread.start()
             thread.join(0.3)  # it waits for our lock (or, without it, commits now)
