@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +31,8 @@ from moderation.db.scoping import all_sites_session, current_site
 from moderation.exceptions import ConfigurationError, ConflictError, NotFoundError
 from moderation.quotas import Quota, QuotaDecision, RateLimiter
 from moderation.settings import Settings
+
+T = TypeVar("T")
 
 DIRECTORY_TTL_SECONDS = 5.0
 """How long the API trusts its copy of the sites and stored keys (a revoked key stops
@@ -264,13 +266,18 @@ class SiteDirectory:
         if time.monotonic() - self._read_at > max_age:
             self.refresh()
 
-    def site(self, site_id: str) -> SiteView | None:
+    def _find(self, lookup: Callable[[], T | None]) -> T | None:
+        """``lookup()`` in a copy at most ``ttl`` old, read again once for a miss (a site or
+        key made a moment ago) unless the copy is younger than ``miss_refresh``."""
         self._fresh(self._ttl)
-        found = self._sites.get(site_id)
+        found = lookup()
         if found is None and time.monotonic() - self._read_at > self._miss_refresh:
             self.refresh()
-            found = self._sites.get(site_id)
+            found = lookup()
         return found
+
+    def site(self, site_id: str) -> SiteView | None:
+        return self._find(lambda: self._sites.get(site_id))
 
     def sites(self) -> Iterable[SiteView]:
         self._fresh(self._ttl)
@@ -284,12 +291,7 @@ class SiteDirectory:
 
     def stored_key(self, digest: str) -> Principal | None:
         """The stored, unrevoked key with this SHA-256 (keyring lookups end here)."""
-        self._fresh(self._ttl)
-        found = self._keys.get(digest)
-        if found is None and time.monotonic() - self._read_at > self._miss_refresh:
-            self.refresh()
-            found = self._keys.get(digest)
-        return found
+        return self._find(lambda: self._keys.get(digest))
 
 
 class Quotas:
