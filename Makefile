@@ -31,9 +31,11 @@ browser:
 run: $(STAMP)
 	$(BIN)/moderation serve
 
-## The whole suite: unit, PostgreSQL (when MODERATION_TEST_DATABASE_URL is set), end-to-end, browser.
+## The whole suite: unit, PostgreSQL (when MODERATION_TEST_DATABASE_URL is set), end-to-end, browser,
+## in TEST_PROCESSES processes (the tests that start servers and browsers all in one of them).
+TEST_PROCESSES ?= 2
 test: $(STAMP) browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup
 
 ## ruff (lint and format) and mypy, as CI and the pre-commit hooks run them.
 lint: $(STAMP)

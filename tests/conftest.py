@@ -18,7 +18,33 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-TEST_REDIS_URL = os.environ.get("MODERATION_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+def _redis_database() -> int:
+    """Database 15 of the test Redis, 14 for pytest-xdist's second process, and so on: each
+    process flushes its own around every test (``make test`` runs two)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return 15 - int(worker.removeprefix("gw") or 0) % 15
+
+
+TEST_REDIS_URL = os.environ.get(
+    "MODERATION_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{_redis_database()}"
+)
+
+PROCESS_TESTS = ("e2e", "benchmarks")
+"""Folders of tests that start servers, workers and browsers: under ``make test`` they run
+one after another in one process (xdist group ``processes``), beside the rest, so that two
+stacks never compete for the machine's cores and the suite's timing bounds hold."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-xdist groups (``--dist loadgroup``): every real-process test in one group, the
+    others by file, so a module's fixtures are built once."""
+    tests = Path(__file__).parent
+    for item in items:
+        path = Path(str(item.fspath))
+        top = path.relative_to(tests).parts[0] if path.is_relative_to(tests) else ""
+        group = "processes" if top in PROCESS_TESTS else str(path.relative_to(ROOT))
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)

@@ -75,6 +75,13 @@ def has_lone_surrogate(text: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
+def as_received(text: str) -> str:
+    """``text`` as a JSON parser reads it back from ``json_escaped``: a high surrogate escape
+    followed by a low one is one character (``"\\ud800\\udc00"`` is U+10000), only the
+    others stay lone. Two lone surrogates drawn side by side make such a pair."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
 def json_escaped(value: object) -> bytes:
     """``value`` as JSON in ASCII, every non-ASCII character (and each lone surrogate) as a
     ``\\uXXXX`` escape: the only way a lone surrogate can travel in a JSON body."""

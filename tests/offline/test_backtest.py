@@ -21,13 +21,13 @@ from moderation.offline import backtest as bt
 from moderation.policy import load_rules
 from tests.conftest import ROOT
 
-N = 600
+N = 240
 OLD = [f"old-{i}" for i in range(5)]  # received 10 days ago: outside --since 7d
 
 
 def toxicity(i: int) -> float:
-    """Per comment: 50 move (0.75..0.822), 50 stay escalated just below (0.74),
-    50 stay rejected (0.95), 450 stay approved (0.05..0.32)."""
+    """Per comment: 20 move (0.75..0.822), 20 stay escalated just below (0.74),
+    20 stay rejected (0.95), 180 stay approved (0.05..0.32)."""
     group = i % 12
     if group == 0:
         return 0.75 + (i % 7) * 0.012
@@ -92,7 +92,7 @@ def stored(session_factory):
             for a in ("approve", "reject", "escalate")
         }
     # The default rules decided as the scores were built to make them decide.
-    assert counts == {"approve": 450, "reject": 50, "escalate": 100 + len(OLD)}
+    assert counts == {"approve": 180, "reject": 20, "escalate": 40 + len(OLD)}
     return ruleset
 
 
@@ -118,24 +118,24 @@ def run_backtest(session_factory, path: Path, **kwargs) -> bt.BacktestReport:
 def test_exactly_the_comments_across_the_moved_threshold_change(session_factory, stored, new_rules):
     report = run_backtest(session_factory, new_rules)
     assert report.replayed == N
-    assert report.changed == len(MOVED) == 50
+    assert report.changed == len(MOVED) == 20
     assert [c.comment_id for c in report.changes] == MOVED
     assert {(c.old_action, c.old_rule, c.new_action, c.new_rule) for c in report.changes} == {
         ("escalate", "borderline-toxicity", "reject", "very-toxic")
     }
     assert report.as_dict()["table"] == {
-        "approve": {"approve": 450, "reject": 0, "escalate": 0},
-        "reject": {"approve": 0, "reject": 50, "escalate": 0},
-        "escalate": {"approve": 0, "reject": 50, "escalate": 50},
+        "approve": {"approve": 180, "reject": 0, "escalate": 0},
+        "reject": {"approve": 0, "reject": 20, "escalate": 0},
+        "escalate": {"approve": 0, "reject": 20, "escalate": 20},
     }
-    assert report.counts("old") == {"approve": 450, "reject": 50, "escalate": 100}
-    assert report.counts("new") == {"approve": 450, "reject": 100, "escalate": 50}
+    assert report.counts("old") == {"approve": 180, "reject": 20, "escalate": 40}
+    assert report.counts("new") == {"approve": 180, "reject": 40, "escalate": 20}
     assert report.current_versions == {stored.version: N}
     assert report.truth is None and report.old is None  # no moderator decisions yet
 
     text = report.render()
-    assert "50 of 600 decision(s) would change (8.3%)" in text
-    assert "  escalate             0      50        50    100" in text
+    assert "20 of 240 decision(s) would change (8.3%)" in text
+    assert "  escalate             0      20        20     40" in text
     assert (
         f"  {MOVED[0]}    escalate (borderline-toxicity)  reject (very-toxic)  "
         f'"Comment {MOVED[0]} about the budget."'
@@ -163,7 +163,7 @@ def test_error_and_escalation_rates_against_moderator_decisions(session_factory,
     assert report.old.error_rate == pytest.approx(7 / 11)
     assert report.new.escalation_rate == 0
     # "Current" is the latest rules decision, not the moderator's.
-    assert report.replayed == N and report.changed == 50
+    assert report.replayed == N and report.changed == 20
     assert {c.expected for c in report.changes if c.comment_id in MOVED[:10]} == {"reject"}
     text = report.render()
     assert "Against 25 known answer(s) (moderator decisions):" in text
@@ -196,7 +196,7 @@ def test_labels_file_and_json_output_from_the_command_line(
 
     report = json.loads(out.read_text())
     assert report["rules"] == {"source": str(new_rules), "version": load_rules(new_rules).version}
-    assert (report["replayed"], report["changed"]) == (N, 50)
+    assert (report["replayed"], report["changed"]) == (N, 20)
     assert [c["comment_id"] for c in report["changes"]] == MOVED
     assert report["changes"][0] == {
         "comment_id": MOVED[0],
@@ -207,7 +207,7 @@ def test_labels_file_and_json_output_from_the_command_line(
         "new_rule": "very-toxic",
         "expected": "reject",
     }
-    assert report["table"]["escalate"] == {"approve": 0, "reject": 50, "escalate": 50}
+    assert report["table"]["escalate"] == {"approve": 0, "reject": 20, "escalate": 20}
     assert report["truth"] == str(labels)
     # Current: 20 escalated; 30 approvals right, 10 rejections wrong (labelled 0).
     assert report["old"] == {"judged": 60, "automatic": 40, "errors": 10, "escalated": 20,
