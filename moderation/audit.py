@@ -4,11 +4,13 @@ transaction of what it records, read newest first a page at a time (``list_entri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from moderation import state_changes
 from moderation.db.models import AuditEntry
 from moderation.exceptions import InvalidCursorError
 
@@ -24,9 +26,13 @@ def record(
     to_state: str | None = None,
     detail: dict[str, Any] | None = None,
     site_id: str | None = None,
+    since: datetime | None = None,
+    at: datetime | None = None,
 ) -> AuditEntry:
     """One row, in the session's site unless ``site_id`` names one (the site's own events,
-    written by the command line from a session over every site)."""
+    written by the command line from a session over every site). A comment's row is also a
+    state change, logged and counted once the transaction commits (``since``, the comment's
+    arrival, and ``at``, the change's time, give a decision's latency)."""
     entry = AuditEntry(
         site_id=site_id,
         actor=actor,
@@ -38,6 +44,19 @@ def record(
         detail=detail,
     )
     session.add(entry)
+    if subject_type == "comment":
+        state_changes.stage(
+            session,
+            event=action,
+            comment_id=subject_id,
+            actor=actor,
+            from_state=from_state,
+            to_state=to_state,
+            detail=detail,
+            site_id=site_id,
+            since=since,
+            at=at,
+        )
     return entry
 
 

@@ -180,6 +180,7 @@ def create_comment(*, session: Session, new: NewComment) -> tuple[Comment, bool]
         # not the rest of the caller's transaction (the other items of a batch).
         with session.begin_nested():
             comment = _new_row(session, new, utcnow())
+            session.flush()  # a lost race fails here, before its state change is staged
             audit.record(
                 session,
                 actor="publisher",

@@ -113,6 +113,8 @@ def record_decision(
         from_state=from_status,
         to_state=new_status,
         detail={"decided_by": decided_by.value, "rule": rule, "rules_version": rules_version},
+        since=comment.received_at,
+        at=now,
     )
     if webhook_url:
         webhooks.record_event(

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from moderation import metrics
 from moderation.db.models import RulesVersion, utcnow
 from moderation.exceptions import RulesError
 from moderation.policy import RuleSet, load_rules
@@ -96,6 +97,7 @@ class Rulebook:
                     self.refused_at = utcnow()
                 self.last_errors = exc.errors
                 self._stamp = stamp  # don't re-parse the same broken file
+                metrics.inc(metrics.RULES_RELOADS, outcome="refused")
                 log.error(
                     "rules file %s refused; still using version %s:\n%s",
                     self.path,
@@ -107,6 +109,7 @@ class Rulebook:
             self._activate(ruleset, stamp)
             if changed:
                 log.info("rules %s active: version %s", self.path, ruleset.version[:12])
+                metrics.inc(metrics.RULES_RELOADS, outcome="loaded")
             return ReloadResult(changed, ruleset.version, [])
 
     def _activate(self, ruleset: RuleSet, stamp: tuple[tuple[str, float, int], ...]) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import uvicorn
 from sqlalchemy import Engine, select
 
+from moderation import logs
 from moderation.auth import KeyRing, Role, load_or_generate, spec_keys
 from moderation.connections import EmbeddedRedis
 from moderation.db import Site, make_engine, make_session_factory, upgrade
@@ -174,9 +175,7 @@ def serve(settings: Settings) -> int:
 
 
 def _serve(settings: Settings) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(log_format=settings.log_format, log_text=settings.log_text, process="api")
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     load_rules(settings.rules)  # fail before starting anything if the rules file is broken
     env = dict(os.environ)
@@ -213,7 +212,13 @@ def _serve(settings: Settings) -> int:
         print(
             f"Moderation API on http://{settings.host}:{settings.port} (docs at /docs)", flush=True
         )
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            log_config=None,  # its records go to the handler logs.configure set
+        )
     finally:
         _shutdown(pools, embedded)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,21 @@ class Settings(BaseSettings):
         ge=0,
         description="Requests a key may send at once before the rate applies (0: twice the "
         "rate, at least 1).",
+    )
+
+    # Logs and metrics (moderation/logs.py, moderation/metrics.py).
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="json: one JSON object a line; text; auto: text on a terminal, else json.",
+    )
+    log_text: bool = Field(
+        default=False,
+        description="Put the comment's text in its state-change log events (off: ids only).",
+    )
+    metrics_key_required: bool = Field(
+        default=False,
+        description="Ask for an admin or operator key at /metrics even from this machine "
+        "(set it behind a reverse proxy on the same machine); off: no key over loopback.",
     )
 
     max_comment_chars: int = Field(default=defaults.DEFAULT_MAX_COMMENT_CHARS, gt=0)

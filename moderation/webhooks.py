@@ -33,7 +33,7 @@ from rq import Queue
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from moderation import defaults, reasons, sites
+from moderation import defaults, metrics, reasons, sites
 from moderation.db.models import (
     Author,
     Comment,
@@ -461,6 +461,8 @@ def deliver(
             )
         )
         session.commit()
+        outcome = "delivered" if error is None else "retry" if retry_in is not None else "failed"
+        metrics.inc(metrics.WEBHOOK_DELIVERIES, outcome=outcome)
         log.info(
             "webhook %s attempt %d: %s (%.0f ms)",
             delivery_id,

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from moderation import reasons, reconsideration, reports, sites, webhooks
+from moderation import metrics, reasons, reconsideration, reports, sites, webhooks
 from moderation.db.models import (
     DEFAULT_SITE,
     Article,
@@ -87,6 +87,7 @@ def process_comments(
             scored = rt.scorers.score(inputs)
         except Exception as exc:
             session.rollback()
+            metrics.inc(metrics.SCORING_FAILURES)
             for c in comments:
                 c.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             session.commit()

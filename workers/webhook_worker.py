@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 
-from moderation import heartbeats, webhooks
+from moderation import heartbeats, logs, metrics, webhooks
 from moderation.connections import connect, resolve_redis_url
 from moderation.heartbeats import Heartbeat, WorkerState
 from moderation.queue import reap_dead_workers
@@ -112,9 +112,10 @@ def run_webhook_worker(
     settings: Settings | None = None, *, burst: bool = False, name: str | None = None
 ) -> bool:
     settings = settings or get_settings()
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s webhook-worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
+    logs.configure(
+        log_format=settings.log_format,
+        log_text=settings.log_text,
+        process=f"webhook-worker[{os.getpid()}]",
     )
     runtime = WebhookRuntime.build(settings)
     set_webhook_runtime(runtime)
@@ -122,6 +123,8 @@ def run_webhook_worker(
     maintenance = WebhookMaintenance(runtime, heartbeat(name, settings))
     maintenance.beat_now()  # live before its first job, so no sweeper reaps that job
     maintenance.start()
+    flusher = metrics.Flusher(runtime.redis, settings.queue)
+    flusher.start()
 
     def make_worker() -> process.SteadyWorker:
         queue = webhooks.webhook_queue(runtime.redis, settings)
@@ -132,4 +135,5 @@ def run_webhook_worker(
         return process.work_until_stopped(make_worker, burst=burst)
     finally:
         maintenance.stop()
+        flusher.stop()
         runtime.engine.dispose()

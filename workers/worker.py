@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
+import redis
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
@@ -39,7 +40,7 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from rq.worker import WorkerStatus
 
-from moderation import erasure, heartbeats
+from moderation import erasure, heartbeats, logs, metrics
 from moderation.connections import connect, resolve_redis_url
 from moderation.db.models import DEFAULT_SITE
 from moderation.heartbeats import Heartbeat, WorkerState
@@ -95,6 +96,14 @@ class ModerationWorker(process.SteadyWorker):
         for each, execution in taken:
             self.perform_job(each, queue, execution)
         self.set_state(WorkerStatus.IDLE)
+        self._flush_metrics()
+
+    def _flush_metrics(self) -> None:
+        """The pass's counts out now, not at the next second's flush."""
+        try:
+            metrics.flush(self.connection, self.settings.queue)
+        except redis.RedisError as exc:
+            log.warning("metrics not flushed (kept for the next try): %s", exc)
 
     def _install_signal_handlers(self) -> None:
         super()._install_signal_handlers()  # type: ignore[no-untyped-call]
@@ -274,9 +283,10 @@ def run_worker(
     settings: Settings | None = None, *, burst: bool = False, name: str | None = None
 ) -> bool:
     settings = settings or get_settings()
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(name)s: %(message)s",
+    logs.configure(
+        log_format=settings.log_format,
+        log_text=settings.log_text,
+        process=f"worker[{os.getpid()}]",
     )
     name = name or uuid.uuid4().hex
     url = resolve_redis_url(settings.redis_url, settings.var_dir)
@@ -294,6 +304,8 @@ def run_worker(
     # Until RQ's work() installs its own handlers (a warm shutdown), SIGTERM stops it at once.
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     pulse.start()
+    flusher = metrics.Flusher(connect(url), settings.queue)
+    flusher.start()
     maintenance: Maintenance | None = None
     try:
         runtime = load_runtime(settings, conn, pulse, beat, burst=burst)
@@ -330,4 +342,5 @@ def run_worker(
     finally:
         if maintenance is not None:
             maintenance.stop()
+        flusher.stop()
         pulse.stop(name)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from moderation import __version__, web
+from moderation import __version__, logs, web
 from moderation.api import docs, errors, openapi, unavailable
 from moderation.api.routes import (
     articles,
@@ -18,6 +18,7 @@ from moderation.api.routes import (
     decisions,
     discovery,
     health,
+    metrics,
     perspective,
     reports,
     reviews,
@@ -28,6 +29,7 @@ from moderation.api.routes import (
 from moderation.auth import KeyRing, load_or_generate
 from moderation.connections import connect, resolve_redis_url
 from moderation.db import make_engine, make_session_factory
+from moderation.metrics import Flusher
 from moderation.perspective.analyzer import Analyzer
 from moderation.perspective.attributes import load_table
 from moderation.quotas import RateLimiter
@@ -51,7 +53,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.analyzer is not None:
             app.state.analyzer.start()  # loads the models in the background
+        flusher = Flusher(app.state.redis, settings.queue)  # this process's counts, each second
+        flusher.start()
         yield
+        flusher.stop()
         if app.state.analyzer is not None:
             app.state.analyzer.close()
         app.state.redis.close()
@@ -98,7 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default=settings.max_body_bytes,
         limits={("POST", "/v1/comments/batch"): settings.max_batch_body_bytes},
     )
+    app.add_middleware(metrics.RequestCounter)  # outermost: counts the 413s too
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(articles.router)
     app.include_router(comments.router)
     app.include_router(reports.router)
@@ -116,3 +123,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs.install(app)
     openapi.install(app, settings)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """``uvicorn --factory moderation.api.main:create_served_app``: the app with this
+    process's logging set from the settings (JSON lines in a container), as ``moderation
+    serve`` sets it for the API it runs."""
+    settings = get_settings()
+    logs.configure(log_format=settings.log_format, log_text=settings.log_text, process="api")
+    return create_app(settings)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from moderation import defaults
+from moderation import defaults, metrics
 from moderation.exceptions import ConfigurationError
 from moderation.scoring._memory import fix_mmap_threshold
 from moderation.scoring.base import (
@@ -74,7 +75,12 @@ class ScorerSet:
                     if not taken:
                         continue
                 chunk = [comments[i] for i in taken]
+                started = time.perf_counter()
                 partial = scorer.score(chunk)
+                metrics.observe(
+                    metrics.SCORER_DURATION, time.perf_counter() - started, scorer=scorer.name
+                )
+                metrics.observe(metrics.SCORER_BATCH, len(chunk), scorer=scorer.name)
                 if len(partial) != len(chunk):
                     raise RuntimeError(
                         f"scorer {scorer.name!r} returned {len(partial)} results "
