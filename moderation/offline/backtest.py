@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session, selectinload
-from tqdm import tqdm
 
 from moderation.db.models import Comment, DecidedBy, Decision, utcnow
 from moderation.decisions import author_histories, rules_context
 from moderation.exceptions import RulesError
 from moderation.offline.datasets import read_labels
+from moderation.offline.progress import progress_bar
 from moderation.policy import Action, HistoryQuery, RuleSet, load_rules
 from moderation.rule_stats import DEFAULT_RULE
 
@@ -208,7 +208,7 @@ def backtest(
     """Replay comments received in ``[since, until)`` under ``ruleset``.
 
     ``labels`` maps comment id → right action; without it, moderators' latest decisions are
-    the right answers. ``progress`` shows a bar on stderr.
+    the right answers. ``progress`` shows a bar on stderr (when it is a terminal).
     """
     until = until or utcnow()
     current_ids = _latest_decisions(DecidedBy.RULES, since=since, until=until)
@@ -242,11 +242,8 @@ def backtest(
     old_judged: list[tuple[str, str]] = []
     new_judged: list[tuple[str, str]] = []
     skipped: Counter[str] = Counter()
-    with tqdm(
-        total=total, desc="backtest", unit="comment", file=sys.stderr, disable=not progress
-    ) as bar:
+    with progress_bar("backtest", total, enabled=progress) as bar:
         for part in session.scalars(stmt).partitions():
-            bar.update(len(part))
             with_scores = [d.comment for d in part if d.comment.scores]
             skipped["without stored scores"] += len(part) - len(with_scores)
             # The authors' history counts of a partition's comments in one query.
@@ -257,6 +254,7 @@ def backtest(
                     continue
                 _replay(report, ruleset, session, decision, histories[comment.id], truth,
                         old_judged, new_judged)  # fmt: skip
+            bar.advance(len(part))
     if skipped["without stored scores"] == 0:
         del skipped["without stored scores"]
     report.skipped = dict(skipped)

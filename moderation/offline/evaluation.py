@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,8 +129,7 @@ def score_rows(
     explain: bool = False,
 ) -> tuple[list[float], dict[str, list[float]], list[dict[str, float]]]:
     """The score of every row, baselines read from its evidence, and every score per row."""
-    from tqdm import tqdm
-
+    from moderation.offline.progress import progress_bar
     from moderation.scoring import build_scorers
     from moderation.scoring.base import CommentInput
 
@@ -173,9 +171,7 @@ def score_rows(
     baseline_field = BASELINES.get(score, (None, None))[0]
     baselines: dict[str, list[float]] = {}
     step = scorers.batch_size
-    with tqdm(
-        total=len(comments), desc=f"scoring {score}", file=sys.stderr, disable=not progress
-    ) as bar:
+    with progress_bar(f"scoring {score}", len(comments), enabled=progress) as bar:
         for start in range(0, len(comments), step):
             for result in scorers.score(comments[start : start + step]):
                 values.append(result.scores[score])
@@ -183,7 +179,7 @@ def score_rows(
                 evidence = result.evidence.get(_scorer_name(score), {})
                 if baseline_field and baseline_field in evidence:
                     baselines.setdefault(baseline_field, []).append(float(evidence[baseline_field]))
-            bar.update(min(step, len(comments) - start))
+            bar.advance(min(step, len(comments) - start))
     baselines = {k: v for k, v in baselines.items() if len(v) == len(values)}
     return values, baselines, all_scores
 

@@ -26,6 +26,7 @@ from moderation.defaults import DEFAULT_SOURCE_TEST_CAP, DEFAULT_SPLIT_SEED, DEF
 from moderation.exceptions import ConfigurationError
 from moderation.offline.datasets import split
 from moderation.offline.evaluation import load_ruleset, roc_auc
+from moderation.offline.progress import ProgressBar, progress_bar
 from moderation.offline.sources import EVALUATION_ONLY, LabelledText, check_sources, shared_sources
 from moderation.policy import Action, ArticleFacts, EvaluationContext, RuleSet
 
@@ -51,8 +52,11 @@ def training_part(examples: list[LabelledText]) -> list[LabelledText]:
     return train
 
 
-def score_texts(scorer: Any, texts: Sequence[str], *, step: int = 64) -> list[dict[str, Any]]:
-    """The toxicity scorer's scores and evidence for each text (no spans: not needed)."""
+def score_texts(
+    scorer: Any, texts: Sequence[str], *, step: int = 64, bar: ProgressBar | None = None
+) -> list[dict[str, Any]]:
+    """The toxicity scorer's scores and evidence for each text (no spans: not needed);
+    ``bar`` advances by each batch."""
     from moderation.scoring.base import ArticleInput, CommentInput
 
     if hasattr(scorer, "explain_threshold"):
@@ -66,6 +70,8 @@ def score_texts(scorer: Any, texts: Sequence[str], *, step: int = 64) -> list[di
         ]
         for result in scorer.score(batch):
             out.append({"scores": result.scores, "evidence": result.evidence.get("toxicity", {})})
+        if bar is not None:
+            bar.advance(len(batch))
     return out
 
 
@@ -185,18 +191,24 @@ def evaluate_shared(
     names: list[str] | None = None,
     cap: int = DEFAULT_SOURCE_TEST_CAP,
     trained_on: set[str] | None = None,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
-    """One row per shared source found under ``data_dir``."""
+    """One row per shared source found under ``data_dir``; ``progress``: a bar on stderr
+    (when it is a terminal) over every source's comments."""
     if trained_on is None:
         model = getattr(scorer, "model", None)
         trained_on = set(getattr(model, "metadata", {}).get("sources", {}))
+    parts = {
+        name: held_out_part(name, examples, cap=cap)
+        for name, examples in shared_sources(data_dir, names).items()
+    }
+    parts = {name: test for name, test in parts.items() if test}  # too small to hold out a fifth
     rows = []
-    for name, examples in shared_sources(data_dir, names).items():
-        test = held_out_part(name, examples, cap=cap)
-        if not test:
-            continue  # too small to hold a fifth out
-        scored = score_texts(scorer, [e.text for e in test])
-        rows.append(evaluate_source(name, test, scored, ruleset=ruleset, trained_on=trained_on))
+    with progress_bar("scoring", sum(map(len, parts.values())), enabled=progress) as bar:
+        for name, test in parts.items():
+            bar.note(name)
+            scored = score_texts(scorer, [e.text for e in test], bar=bar)
+            rows.append(evaluate_source(name, test, scored, ruleset=ruleset, trained_on=trained_on))
     return rows
 
 
@@ -269,7 +281,9 @@ def run_shared_eval(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(rules_path)
     scorers = build_scorers(settings.model_copy(update={"scorers": "toxicity"}), redis=None)
     scorer = scorers.scorers[0]
-    rows = evaluate_shared(data_dir, scorer, ruleset=ruleset, names=names, cap=args.test_cap)
+    rows = evaluate_shared(
+        data_dir, scorer, ruleset=ruleset, names=names, cap=args.test_cap, progress=not args.quiet
+    )
     if not rows:
         raise ConfigurationError(f"No shared source found under {data_dir}.")
     print(format_table(rows, scorers.labels))

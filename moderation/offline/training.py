@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -342,7 +341,8 @@ def _fine_tune(
     equally (at most 20 to 1 either way). ``labels``: 0/1 per state, or a (states, outputs)
     tensor of targets in [0, 1], NaN where a state's source does not carry the label."""
     import torch
-    from tqdm import tqdm
+
+    from moderation.offline.progress import progress_bar
 
     y = torch.as_tensor(labels, dtype=torch.float32)
     if y.dim() == 1:
@@ -368,7 +368,7 @@ def _fine_tune(
     rng = random.Random(seed)
     step = 0
     top.train()
-    with tqdm(total=total, desc="fine-tuning", file=sys.stderr, disable=not progress) as bar:
+    with progress_bar("fine-tuning", total, unit="batches", enabled=progress) as bar:
         while step < total:
             for index in _length_bucketed_batches(states, batch_size, rng):
                 if step >= total:
@@ -383,8 +383,8 @@ def _fine_tune(
                 optimiser.step()
                 schedule.step()
                 step += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                bar.advance()
+                bar.note(f"loss {loss.item():.3f}")
     top.eval()
 
 
@@ -393,14 +393,14 @@ def bottom_states_with_progress(
 ) -> list[Any]:
     """Each text's MiniLM states below the tuned layer (float16, unpadded), computed once."""
     import torch
-    from tqdm import tqdm
 
+    from moderation.offline.progress import progress_bar
     from moderation.scoring.toxicity_model import bottom_states, length_order
 
     states: list[Any] = [None] * len(texts)
     order = length_order(texts)
     step = 128
-    with tqdm(total=len(texts), desc="encoding", file=sys.stderr, disable=not progress) as bar:
+    with progress_bar("encoding", len(texts), enabled=progress) as bar:
         for start in range(0, len(order), step):
             index = order[start : start + step]
             hidden, mask = bottom_states(
@@ -409,7 +409,7 @@ def bottom_states_with_progress(
             lengths = mask.sum(1).tolist()
             for row, i in enumerate(index):
                 states[i] = hidden[row, : int(lengths[row])].to(torch.float16).cpu()
-            bar.update(len(index))
+            bar.advance(len(index))
     return states
 
 
@@ -622,8 +622,9 @@ def _cross_source(
         )  # fmt: skip
         scorer = OfflineToxicityScorer(embedder=embedder, model=model)
         rows = evaluate_shared(
-            data_dir, scorer, ruleset=ruleset, names=[held], trained_on=set(), cap=args.test_cap
-        )
+            data_dir, scorer, ruleset=ruleset, names=[held], trained_on=set(), cap=args.test_cap,
+            progress=not args.quiet,
+        )  # fmt: skip
         for row in rows:
             row["trained_on_sources"] = sorted(model.metadata["sources"])
             report.append(row)
