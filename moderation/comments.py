@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from moderation import audit
+from moderation import audit, state_changes
 from moderation.db.models import Article, AuditEntry, Comment, CommentStatus, utcnow
 from moderation.db.scoping import current_site, in_site
 from moderation.exceptions import ConflictError, NotFoundError, UnknownReferenceError
@@ -102,16 +102,27 @@ def create_comments(
         return [_create_one_in_savepoint(session, new) for new in news]
     # One executemany: ORM rows with generated ids would be inserted one by one on SQLite.
     site = current_site(session)
+    created = [r[0].id for r in results if isinstance(r, tuple) and r[1]]
+    pending = CommentStatus.PENDING.value
     session.execute(
         insert(AuditEntry),
         [
             {"site_id": site, "at": now, "actor": "publisher", "action": "comment.received",
-             "subject_type": "comment", "subject_id": r[0].id,
-             "to_state": CommentStatus.PENDING.value}
-            for r in results
-            if isinstance(r, tuple) and r[1]
+             "subject_type": "comment", "subject_id": comment_id, "to_state": pending}
+            for comment_id in created
         ],
     )  # fmt: skip
+    for comment_id in created:  # as audit.record stages each row it writes
+        state_changes.stage(
+            session,
+            event="comment.received",
+            comment_id=comment_id,
+            actor="publisher",
+            from_state=None,
+            to_state=pending,
+            detail=None,
+            site_id=site,
+        )
     return results
 
 

@@ -138,3 +138,19 @@ def test_a_savepoint_rolled_back_drops_only_its_own_changes(session_factory, eve
         assert events() == []  # nothing is told before the transaction commits
         s.commit()
     assert [r.comment_id for r in events()] == ["before", "after"]
+
+
+def test_a_batch_tells_each_new_comment_and_not_its_retries(session_factory, events):
+    from moderation.comments import create_comments
+
+    with site_session(session_factory, "default") as s:
+        new_comment(s, "old")
+        s.commit()
+        news = [
+            NewComment(id=cid, article_id="a1", text=TEXT, author_id="u1")
+            for cid in ("old", "b1", "b2")
+        ]
+        create_comments(session=s, news=news)
+        s.commit()
+    assert [r.comment_id for r in events()] == ["old", "b1", "b2"]
+    assert metrics.RECORDER.take() == {("moderation_comments_received_total", '["default"]'): 3.0}
