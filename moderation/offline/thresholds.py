@@ -1011,7 +1011,12 @@ def _diff(old: str, new: str, path: Path) -> str:
 def plot_tradeoff(report: CalibrationReport, path: Path) -> None:
     """Escalation rate against error, one panel per score, the current and suggested
     thresholds marked and the target drawn; written as PNG to ``path``."""
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # a dev dependency (make install has it; a bare pip install not)
+        raise ModerationError(
+            f"--plot needs matplotlib ({exc}): pip install matplotlib, or leave out --plot"
+        ) from exc
 
     fitted = [f for f in report.fits if f.current is not None]
     # A score whose curve is one point has no trade-off to draw.
