@@ -243,7 +243,10 @@ def create_comments_batch(
         return _refused(ordered)
     session.commit()
     _enqueue(session, redis_conn, settings, accepted)
-    stored = _reread(session, [r.id for r in ordered if r.result != "error" and r.id], committed)
+    # A new comment is answered as just written (pending: its job was queued a moment ago);
+    # a duplicate as it is stored now, which may be decided.
+    duplicates = [r.id for r in ordered if r.result == "duplicate" and r.id]
+    stored = {**committed, **(_reread(session, duplicates, {}) if duplicates else {})}
     for item in ordered:
         if item.result != "error" and item.id is not None:
             item.comment = stored.get(item.id)
