@@ -70,7 +70,7 @@ def create_comments(
     returned for it is not in the session (its fields are what was stored, its scores and
     decisions empty).
 
-    If another request stores one of the ids between the read and the flush, the work is
+    If another request stores one of the ids between the read and the insert, the work is
     rolled back and redone item by item (``create_comment`` in a savepoint each).
     """
     if not news:

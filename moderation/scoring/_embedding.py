@@ -195,13 +195,7 @@ class Embedder:
         return ids if len(ids) <= tokens else (*ids[: tokens - 1], ids[-1])
 
     def _batch(self, rows: Sequence[tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(row) for row in rows)
-        pad = int(self.tokenizer.pad_token_id or 0)
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            mask[i, : len(row)] = 1
+        ids, mask = _minilm.pad(rows, self.tokenizer.pad_token_id)
         device = next(self.transformer.parameters()).device
         return ids.to(device), mask.to(device)
 

@@ -171,6 +171,18 @@ class MiniLM(nn.Module):
         self.encoder = Encoder(config)
 
 
+def pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of word pieces as one (rows, longest) tensor padded with ``pad_id``, and the
+    mask (1 for a piece, 0 for padding)."""
+    width = max((len(row) for row in rows), default=0)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(list(row), dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids, mask
+
+
 class WordPieces:
     """The model's tokenizer (``tokenizer.json``), called as the few ways the scorers call it:
     ``[CLS]`` and ``[SEP]`` added, cut to ``max_length``, optionally padded to the longest and
@@ -204,12 +216,7 @@ class WordPieces:
         if return_offsets_mapping:
             out["offset_mapping"] = [list(e.offsets) for e in encodings]
         if padding or return_tensors == "pt":
-            width = max((len(row) for row in ids), default=0)
-            tensor = torch.full((len(ids), width), self.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(ids), width), dtype=torch.long)
-            for i, row in enumerate(ids):
-                tensor[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-                mask[i, : len(row)] = 1
+            tensor, mask = pad(ids, self.pad_token_id)
             out.update(
                 input_ids=tensor, attention_mask=mask, token_type_ids=torch.zeros_like(tensor)
             )
@@ -225,9 +232,11 @@ def load(path: Path, *, device: str = "cpu") -> tuple[MiniLM, WordPieces, int]:
     model = MiniLM(config)
     weights = load_file(str(path / "model.safetensors"))
     weights = {name.removeprefix("bert."): value for name, value in weights.items()}
-    unused = {name for name in weights if name.startswith("pooler.")}
-    for name in unused | {n for n in weights if n.endswith("position_ids")}:
-        weights.pop(name)
+    weights = {  # no pooler here (the caller pools), and positions are computed
+        name: value
+        for name, value in weights.items()
+        if not name.startswith("pooler.") and not name.endswith("position_ids")
+    }
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if missing or unexpected:
         raise ValueError(
