@@ -93,7 +93,7 @@ def process_comments(
             session.commit()
             raise
 
-        ruleset = rt.rules_for(session).current()
+        ruleset = rt.ruleset_of(site)  # no transaction open: see Runtime.ruleset_of
         reported = (
             reports.unreviewed_counts(session, [c.id for c in comments])
             if ruleset.needs_reports
@@ -253,8 +253,7 @@ def reconsider_comments(comment_ids: Sequence[str], site: str = DEFAULT_SITE) ->
     """Evaluate reported comments of ``site`` again with their stored scores and reports (the
     RQ entry point; ``moderation.reconsideration`` says what that does). Safe to re-run."""
     rt = get_runtime()
-    with site_session(rt.session_factory, site) as session:
-        ruleset = rt.rules_for(session).current()
+    ruleset = rt.ruleset_of(site)
     results = reconsideration.reconsider_comments(
         session_factory=rt.session_factory,
         conn=rt.redis,

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from moderation.connections import connect, resolve_redis_url
 from moderation.db import make_engine, make_session_factory
+from moderation.db.session import read_only
 from moderation.exceptions import RulesError
+from moderation.policy import RuleSet
 from moderation.rulebook import Rulebook, Rulebooks
 from moderation.scoring import ScorerSet, build_scorers
 from moderation.settings import Settings, get_settings
@@ -66,6 +68,15 @@ class Runtime:
         from moderation import sites
 
         return self.rulebooks.for_path(sites.rules_path(sites.site_of(session), self.settings))
+
+    def ruleset_of(self, site: str) -> RuleSet:
+        """The rules deciding ``site``'s comments now. Call it with no transaction of the job
+        open: the first load of a file, or a reload, stores the new version in a session of
+        its own, which on SQLite waits for the write lock, so it would wait on the job's own
+        transaction until the busy timeout and fail with "database is locked"."""
+        with read_only(self.session_factory, site) as session:
+            book = self.rules_for(session)
+        return book.current()
 
     @classmethod
     def build(cls, settings: Settings | None = None, *, redis_conn: Redis | None = None) -> Runtime:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis as redis_lib
 from sqlalchemy import select
 
+from moderation import sites
 from moderation.articles import upsert_article
 from moderation.comments import NewComment, create_comment
-from moderation.db import ArticleFeature, Comment, Decision, Score, make_engine
-from moderation.db.models import WebhookDelivery
+from moderation.db import (
+    ArticleFeature,
+    Comment,
+    Decision,
+    Score,
+    all_sites_session,
+    make_engine,
+    site_session,
+)
+from moderation.db.models import RulesVersion, WebhookDelivery
 from moderation.queue import EXPLAIN_JOB, explain_queue
 from moderation.rulebook import Rulebooks
 from moderation.webhooks import webhook_queue
@@ -46,8 +56,8 @@ def runtime(settings, session_factory, redis_conn, scorers):
     )
 
 
-def add(session_factory, cid, text, *, author="u1", parent=None, created_at=None):
-    with session_factory() as s:
+def add(session_factory, cid, text, *, author="u1", parent=None, created_at=None, site=None):
+    with site_session(session_factory, site) if site else session_factory() as s:
         upsert_article(
             session=s,
             article_id="a1",
@@ -87,6 +97,28 @@ def test_decides_stores_scores_and_is_safe_to_rerun(runtime, session_factory):
     assert again["decided"] == [] and sorted(again["skipped"]) == ["c1", "c2"]
     with session_factory() as s:
         assert len(s.scalars(select(Decision)).all()) == 2
+
+
+def test_a_sites_own_rules_load_and_are_stored_while_its_first_job_runs(
+    runtime, session_factory, tmp_path
+):
+    """The first job of a site with its own rules file loads that file and stores its version
+    from a session of its own; on SQLite that waited on the job's own write transaction until
+    the busy timeout ("database is locked") and the job failed."""
+    shutil.copytree(runtime.settings.rules.parent / "words", tmp_path / "words")
+    own = tmp_path / "evening-post.yaml"
+    own.write_text(runtime.settings.rules.read_text() + "# the Evening Post's copy\n")
+    with all_sites_session(session_factory) as s:
+        sites.create_site(s, "evening-post", sites.SiteChanges(rules_path=str(own)), actor="test")
+        s.commit()
+    add(session_factory, "e1", "Faster buses are worth some parking.", site="evening-post")
+    assert process_comments(runtime, ["e1"], "evening-post")["decided"] == ["e1"]
+    version = runtime.rulebooks.for_path(own).ruleset.version
+    assert version != runtime.rulebook.ruleset.version
+    with site_session(session_factory, "evening-post") as s:
+        decision = s.get(Comment, ("evening-post", "e1")).decisions[0]
+        assert decision.rules_version == version
+        assert s.get(RulesVersion, version).source == str(own)
 
 
 def test_unscorable_comment_is_escalated_after_max_attempts(runtime, session_factory):
