@@ -40,7 +40,7 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from rq.worker import WorkerStatus
 
-from moderation import erasure, heartbeats, logs, metrics
+from moderation import erasure, heap, heartbeats, logs, metrics
 from moderation.connections import connect, resolve_redis_url
 from moderation.db.models import DEFAULT_SITE
 from moderation.heartbeats import Heartbeat, WorkerState
@@ -310,6 +310,7 @@ def run_worker(
     try:
         runtime = load_runtime(settings, conn, pulse, beat, burst=burst)
         set_runtime(runtime)
+        heap.freeze_loaded()  # the models stay for the process's life: out of full collections
 
         def make_worker() -> ModerationWorker:
             return ModerationWorker(

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from moderation import heap
 from moderation.perspective.languages import LanguageDetector
 from moderation.policy import ArticleFacts, EvaluationContext, RuleSet
 from moderation.scoring import ArticleInput, CommentInput, ScorerSet
@@ -94,7 +95,9 @@ class _Load:
 
     def _run(self) -> None:
         try:
-            self.models = self._load()
+            models = self._load()
+            heap.freeze_loaded()  # kept for the process's life: out of full collections
+            self.models = models  # ready only now
         except Exception as exc:  # noqa: BLE001 - reported by /readyz and in 503 answers
             log.exception("the Perspective analyzer could not load its models")
             self.error = f"{type(exc).__name__}: {exc}"
