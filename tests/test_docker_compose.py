@@ -20,6 +20,8 @@ def test_services_and_wiring():
         assert "@postgres:5432/" in env["MODERATION_DATABASE_URL"]
         assert env["MODERATION_REDIS_URL"] == "redis://redis:6379/0"
         assert env["MODERATION_RULES"].startswith("/app/rules/")
+        # Not generated per container: shared by every API replica and kept across restarts.
+        assert env["MODERATION_SESSION_SECRET"].startswith("${MODERATION_SESSION_SECRET:?")
     assert services["migrate"]["command"] == ["moderation", "db", "upgrade"]
     for name in ("api", "worker", "webhook-worker"):
         deps = services[name]["depends_on"]
