@@ -189,6 +189,8 @@ def test_markup_in_comments_names_and_titles_is_shown_as_text_and_never_runs(
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: console.append(m.text))
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     sign_in(page, stack)
     card = page.locator(".card[data-id='c-img']")
     card.wait_for(timeout=20_000)
@@ -208,6 +210,7 @@ def test_markup_in_comments_names_and_titles_is_shown_as_text_and_never_runs(
     assert page.title() == PAGE_TITLE
     assert dialogs == [] and errors == []
     assert not [m for m in console if "pwned" in m or "alert" in m], console
+    assert failed == []  # every request the page made was answered
 
 
 # --- sessions and cross-site requests, in a browser -----------------------------------------

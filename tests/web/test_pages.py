@@ -126,6 +126,10 @@ def test_static_files_are_served_and_nothing_else(page):
     js = page.get("/moderate/static/moderate.js")
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
     assert ".innerHTML" not in js.text and "insertAdjacentHTML" not in js.text
+    # The page's icon is served, so browsers do not ask for a /favicon.ico that is not there.
+    assert 'rel="icon" href="/moderate/static/favicon.svg"' in page.get("/moderate").text
+    icon = page.get("/moderate/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
     assert page.get("/moderate/static/..%2Froutes.py").status_code == 404
     assert page.get("/moderate/static/routes.py").status_code == 404
 
