@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from moderation.api.main import create_app
 from moderation.heartbeats import Heartbeat, WorkerState, now_iso, publish
-from tests.conftest import ROOT
+from tests.conftest import ROOT, auth
 
 
 def test_healthz(client):
@@ -38,6 +38,44 @@ def test_readyz_is_unavailable_without_a_worker(client):
         "heartbeat_ttl_seconds": 15.0,
         "workers": [],
     }
+
+
+def test_readyz_only_judges_the_named_checks_and_still_reports_the_others(client):
+    """What a load balancer in front of the API asks: can this process store comments? With
+    no worker up it can (they wait, pending), so it stays in the pool."""
+    r = client.get("/readyz", params={"only": "database,rules"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["status"], body["failing"], body["judged_on"]) == (
+        "ok",
+        [],
+        ["database", "rules"],
+    )
+    assert body["checks"]["workers"]["ok"] is False  # reported, not judged
+    assert client.get("/readyz", params={"only": "workers"}).status_code == 503
+    publisher = auth("publisher")
+    client.put("/v1/articles/a1", json={"title": "T", "body": "B"}, headers=publisher)
+    accepted = client.post(
+        "/v1/comments",
+        json={"id": "while-no-worker", "article_id": "a1", "text": "Fine.", "author": {"id": "u"}},
+        headers=publisher,
+    )
+    assert accepted.status_code == 202 and accepted.json()["status"] == "pending"
+
+
+def test_readyz_refuses_a_check_it_does_not_have(client):
+    for only, what in (("database,workerz", "'workerz' is not a check"), (" , ", "empty")):
+        r = client.get("/readyz", params={"only": only})
+        assert r.status_code == 422
+        message = (
+            f"only: {what}; name one or more of database, redis, rules, workers, perspective, "
+            "comma-separated"
+        )
+        assert r.json() == {
+            "error": "validation_error",
+            "message": message,
+            "fields": [{"field": "only", "message": message, "type": "value_error"}],
+        }
 
 
 def failed_beat(settings, name: str = "w-bad") -> Heartbeat:

@@ -5,22 +5,32 @@ and at least one worker has loaded its scorers and rules (a live heartbeat in Re
 ``moderation.heartbeats``). ``failing`` names what is not; ``warnings`` says what does not
 stop decisions but needs a look (a rules file that was refused while the last good version
 keeps deciding, a worker that failed to load its models).
+
+``/readyz?only=database,rules`` judges readiness on the named checks alone (every check
+still runs and is reported). A load balancer routing publishers' requests wants that: an
+API process that can store comments should take them even while no worker is up (they
+wait, pending, and are decided once one is), rather than leave the pool with every other
+API process and turn the publishers' posts away.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from moderation import heartbeats
+from moderation.api.errors import ApiError
 from moderation.db.session import READ_ONLY
 from moderation.exceptions import RulesError
 
 router = APIRouter(tags=["health"])
+
+CHECKS = ("database", "redis", "rules", "workers", "perspective")
+"""What ``/readyz`` checks (``perspective`` only where the Perspective API is enabled)."""
 
 
 class NotReady(Exception):
@@ -67,8 +77,17 @@ def _workers(state: Any) -> dict[str, Any]:
     summary="Comments will be decided: database, Redis, rules file and a worker with its "
     "scorers loaded",
 )
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(
+    request: Request,
+    only: str | None = Query(
+        None,
+        description="Comma-separated checks that decide readiness (the others are still "
+        f"reported): any of {', '.join(CHECKS)}. A load balancer in front of the API wants "
+        "`database,rules`: comments are accepted and wait while no worker is up.",
+    ),
+) -> JSONResponse:
     state = request.app.state
+    judged = _judged(only)
     checks: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
     not_causes: set[str] = set()
@@ -116,7 +135,11 @@ async def readyz(request: Request) -> JSONResponse:
             if analyzer.ready
             else {"ok": False, "error": analyzer.error or "models loading"}
         )
-    failing = [n for n, c in checks.items() if not c["ok"] and n not in not_causes]
+    failing = [
+        n
+        for n, c in checks.items()
+        if not c["ok"] and n not in not_causes and (judged is None or n in judged)
+    ]
     rulebook = state.rulebook
     if rulebook.last_errors and checks["rules"]["ok"]:
         checks["rules"]["refused_reload"] = rulebook.last_errors
@@ -136,8 +159,27 @@ async def readyz(request: Request) -> JSONResponse:
             )
     body = {
         "status": "ok" if not failing else "unavailable",
+        **({"judged_on": sorted(judged)} if judged is not None else {}),
         "failing": failing,
         "warnings": warnings,
         "checks": checks,
     }
     return JSONResponse(body, status_code=503 if failing else 200)
+
+
+def _judged(only: str | None) -> set[str] | None:
+    """The checks named by ``?only=`` (None: all of them)."""
+    if only is None:
+        return None
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CHECKS]
+    if unknown or not names:
+        what = f"{', '.join(repr(n) for n in unknown)} is not a check" if unknown else "empty"
+        message = f"only: {what}; name one or more of {', '.join(CHECKS)}, comma-separated"
+        raise ApiError(
+            422,
+            "validation_error",
+            message,
+            [{"field": "only", "message": message, "type": "value_error"}],
+        )
+    return set(names)
