@@ -554,6 +554,12 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="with --shared: fine-tune MiniLM's top N layers (default %(default)s; each more "
         "is one more layer per comment that relevance cannot share: docs/scoring.md)",
     )
+    p.add_argument(
+        "--restack",
+        metavar="MODEL",
+        help="with --shared: keep MODEL's tuned layers and fit only its stacks again, on the "
+        "comments training set aside for them (writes --out, default the shipped file)",
+    )
     p.add_argument("--rules", help="with --cross-source: rules file (default: MODERATION_RULES)")
     p.add_argument(
         "--test-cap",

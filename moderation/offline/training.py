@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +44,14 @@ from moderation.offline.sources import LABELS, LabelledText, check_sources, kagg
 
 STACKING_FRACTION = 0.1
 """Share of the training examples held out from fine-tuning to fit the stacking weights."""
+
+STACK_SOURCE_WEIGHTS: Mapping[str, float] = MappingProxyType({})
+"""How many times an example of a source counts when the stacks are fitted (absent: once).
+None by default. The stack is one line per label for every source, and sources pull it
+different ways: the Davidson tweets, Civil Comments and Perspective's Wikipedia comments
+rank best when alt-profanity-check weighs more, the hate-speech sources when the tuned
+layers do. Davidson counting three times was tried (docs/scoring.md, "The stack's
+weights") and not shipped: a tie on Davidson for losses on every hate source."""
 
 
 # --- development data splits ---------------------------------------------------------------
@@ -217,13 +226,12 @@ def fit_label_model(
     As :func:`fit_toxicity_model`, with one head output per label: a tenth of each source
     is set aside to fit each label's stack (lexical logit, tuned logit, and the lexical
     logit's positive part: alt-profanity-check is trusted more once it is sure) where that
-    label is present; every label's positives are weighted so both classes count equally (at most
+    label is present (:func:`fit_stacks`, each source counting ``STACK_SOURCE_WEIGHTS``);
+    every label's positives are weighted so both classes count equally (at most
     20 to 1). ``states`` caches the lower layers' states by text across calls (one cache
     per ``tuned_layers``: the states below a different layer differ). ``tuned_layers``: how
     many of MiniLM's top layers are fine-tuned (default ``DEFAULT_TUNED_LAYERS``)."""
     import torch
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
 
     from moderation.scoring._embedding import Embedder
     from moderation.scoring.lexical import lexical_probabilities
@@ -232,20 +240,13 @@ def fit_label_model(
         DEFAULT_TUNED_LAYERS,
         ToxicityModel,
         TunedTop,
-        logit,
         round_to_file,
     )
 
     labels = list(labels)
     if not labels or labels[0] != "toxicity":
         raise ConfigurationError(f"The first label must be 'toxicity', not {labels!r}.")
-    fit: list[LabelledText] = []
-    stacking: list[LabelledText] = []
-    for source in sorted({e.source for e in examples}):
-        group = [e for e in examples if e.source == source]
-        part_fit, part_stacking = split(group, seed=seed, test_fraction=STACKING_FRACTION)
-        fit += part_fit
-        stacking += part_stacking
+    fit, stacking = split_for_stacking(examples, seed)
     for label in labels:
         present = [e.positive(label) for e in fit if label in e.labels]
         if len(set(present)) < 2:
@@ -277,24 +278,7 @@ def fit_label_model(
     model = ToxicityModel(top, first_layer=first_layer, labels=labels)
     logits = model.logits_of_states([cache[e.text] for e in stacking])
     lexical = lexical_probabilities([e.text for e in stacking])
-    held_out: dict[str, dict[str, float]] = {}
-    for column, label in enumerate(labels):
-        rows = [i for i, e in enumerate(stacking) if label in e.labels]
-        y = np.array([bool(stacking[i].positive(label)) for i in rows])
-        if len(rows) < 10 or y.sum() < 3 or (~y).sum() < 3:
-            continue  # too few to fit: the tuned logit alone (the head was balanced)
-        z = logit(lexical[rows])
-        features = np.column_stack([z, logits[rows, column], np.maximum(z, 0.0)])
-        second = LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced")
-        second.fit(features, y)
-        a, b, d = (float(v) for v in second.coef_[0])
-        model.stacks[column] = (a, b, float(second.intercept_[0]), d)
-        stacked = model.combine(lexical[rows], logits[rows, column], label)
-        held_out[label] = {
-            "rows": len(rows),
-            "lexical": round(float(roc_auc_score(y, lexical[rows])), 4),
-            "stacked": round(float(roc_auc_score(y, stacked)), 4),
-        }
+    held_out = fit_stacks(model, stacking, logits, lexical)
     model.metadata = {
         "examples": len(examples),
         "sources": {
@@ -307,9 +291,101 @@ def fit_label_model(
         "tuned_layers": tuned_layers,
         "max_tokens": DEFAULT_MAX_TOKENS,
         "held_out_roc_auc": held_out,
+        "stack_source_weights": dict(STACK_SOURCE_WEIGHTS),
         **(metadata or {}),
     }
     return model
+
+
+def split_for_stacking(
+    examples: Sequence[LabelledText], seed: int
+) -> tuple[list[LabelledText], list[LabelledText]]:
+    """(fine-tuned on, set aside for the stacks): a tenth of each source set aside."""
+    fit: list[LabelledText] = []
+    stacking: list[LabelledText] = []
+    for source in sorted({e.source for e in examples}):
+        group = [e for e in examples if e.source == source]
+        part_fit, part_stacking = split(group, seed=seed, test_fraction=STACKING_FRACTION)
+        fit += part_fit
+        stacking += part_stacking
+    return fit, stacking
+
+
+def restack(
+    model: ToxicityModel,
+    examples: Sequence[LabelledText],
+    *,
+    embedder: Any,
+    seed: int = DEFAULT_SPLIT_SEED,
+    progress: bool = True,
+    states: dict[str, Any] | None = None,
+) -> None:
+    """Fit ``model``'s stacks again (``fit_stacks``, current ``STACK_SOURCE_WEIGHTS``) on
+    the examples :func:`fit_label_model` set aside for them from the same ``examples`` and
+    ``seed``, keeping its tuned layers: a change to how the stacks are fitted without the
+    fine-tuning's half hour."""
+    from moderation.scoring.lexical import lexical_probabilities
+
+    _, stacking = split_for_stacking(examples, seed)
+    cache = {} if states is None else states
+    encode_into(cache, embedder, [e.text for e in stacking], model.first_layer, progress)
+    logits = model.logits_of_states([cache[e.text] for e in stacking])
+    lexical = lexical_probabilities([e.text for e in stacking])
+    model.metadata = {
+        **model.metadata,
+        "held_out_roc_auc": fit_stacks(model, stacking, logits, lexical),
+        "stack_source_weights": dict(STACK_SOURCE_WEIGHTS),
+    }
+
+
+def fit_stacks(
+    model: ToxicityModel,
+    stacking: Sequence[LabelledText],
+    logits: np.ndarray,
+    lexical: np.ndarray,
+    *,
+    source_weights: Mapping[str, float] = STACK_SOURCE_WEIGHTS,
+) -> dict[str, dict[str, float]]:
+    """Fit each label's stack (``model.stacks``) on the examples set aside for it, their
+    tuned ``logits`` (examples, labels) and ``lexical`` probabilities; an example counts
+    ``source_weights[its source]`` times (1 if absent) in choosing the stack's direction,
+    once in its scale and intercept, each class balanced. Returns each fitted label's ROC-AUC
+    there, lexical alone and stacked."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from moderation.scoring.toxicity_model import logit
+
+    held_out: dict[str, dict[str, float]] = {}
+    for column, label in enumerate(model.labels):
+        rows = [i for i, e in enumerate(stacking) if label in e.labels]
+        y = np.array([bool(stacking[i].positive(label)) for i in rows])
+        if len(rows) < 10 or y.sum() < 3 or (~y).sum() < 3:
+            continue  # too few to fit: the tuned logit alone (the head was balanced)
+        z = logit(lexical[rows])
+        features = np.column_stack([z, logits[rows, column], np.maximum(z, 0.0)])
+        weights = np.array([source_weights.get(stacking[i].source, 1.0) for i in rows])
+        second = LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced")
+        second.fit(features, y, sample_weight=weights)
+        a, b, d = (float(v) for v in second.coef_[0])
+        intercept = float(second.intercept_[0])
+        if (weights != 1.0).any():
+            # The weights choose the direction (how the comments rank); the scale and the
+            # intercept are fitted again with every comment counting once, so a score means
+            # what it meant to the rules' thresholds (Platt scaling of the weighted line).
+            line = features @ np.array([a, b, d])
+            third = LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced")
+            third.fit(line[:, None], y)
+            k = float(third.coef_[0][0])
+            a, b, d, intercept = k * a, k * b, k * d, float(third.intercept_[0])
+        model.stacks[column] = (a, b, intercept, d)
+        stacked = model.combine(lexical[rows], logits[rows, column], label)
+        held_out[label] = {
+            "rows": len(rows),
+            "lexical": round(float(roc_auc_score(y, lexical[rows])), 4),
+            "stacked": round(float(roc_auc_score(y, stacked)), 4),
+        }
+    return held_out
 
 
 def encode_into(
@@ -544,6 +620,21 @@ def run_shared_train(args: argparse.Namespace) -> int:
         return _cross_source(args, data_dir, embedder, cache)
     hold_out = list(args.hold_out or [])
     examples = shared_training_set(data_dir, hold_out=hold_out, cap=args.train_cap)
+    out = Path(args.out) if args.out else DEFAULT_MODEL_PATH
+    if args.restack:
+        from moderation.scoring.toxicity_model import ToxicityModel
+
+        model = ToxicityModel.load(Path(args.restack), embedder)
+        restack(model, examples, embedder=embedder, seed=args.seed, progress=not args.quiet,
+                states=cache)  # fmt: skip
+        _save_states(args.states_cache, cache)
+        model.save(out, embedder)
+        print(
+            f"wrote {out} ({args.restack}'s tuned layers, stacks fitted again on the "
+            "set-aside comments; held-out ROC-AUC "
+            f"{json.dumps(model.metadata['held_out_roc_auc'])})"
+        )
+        return 0
     model = fit_label_model(
         examples,
         epochs=args.epochs,
@@ -566,7 +657,6 @@ def run_shared_train(args: argparse.Namespace) -> int:
         },
     )
     _save_states(args.states_cache, cache)
-    out = Path(args.out) if args.out else DEFAULT_MODEL_PATH
     model.save(out, embedder)
     print(
         f"wrote {out} ({len(examples)} examples from {', '.join(model.metadata['sources'])}; "

@@ -138,6 +138,46 @@ def test_a_multi_label_model_learns_each_label_from_the_sources_that_carry_it(tm
 
 
 @pytest.mark.slow
+def test_restacking_keeps_the_tuned_layers_and_refits_the_stacks_as_training_did(tmp_path: Path):
+    import numpy as np
+    import torch
+
+    from moderation.offline.training import fit_label_model, fit_stacks, restack
+    from moderation.scoring._embedding import Embedder
+    from moderation.scoring.toxicity_model import ToxicityModel
+
+    embedder = Embedder()
+    examples = _two_sources()
+    labels = ("toxicity", "threat", "insult", "identity_attack")
+    trained = fit_label_model(examples, labels=labels, epochs=1, embedder=embedder, progress=False)
+    out = tmp_path / "model.npz"
+    trained.save(out, embedder)
+    model = ToxicityModel.load(out, embedder)
+    model.stacks = [(0.0, 1.0, 0.0, 0.0)] * len(labels)
+    restack(model, examples, embedder=embedder, progress=False)
+    # The same set-aside comments and weights as training: the same stacks (to float error:
+    # training scored the states it had in memory, restacking the ones it encoded again).
+    assert np.allclose(model.stacks, trained.stacks, atol=1e-4)
+    assert model.metadata["held_out_roc_auc"].keys() == trained.metadata["held_out_roc_auc"].keys()
+    assert model.metadata["stack_source_weights"] == {}  # none by default
+    as_loaded = ToxicityModel.load(out, embedder).top.state_dict()
+    for name, tensor in model.top.state_dict().items():  # the tuned layers are untouched
+        assert torch.equal(tensor, as_loaded[name]), name
+    # A source's weight moves the stack of the labels it carries, and only those.
+    logits = np.zeros((4, len(labels)))
+    lexical = np.array([0.9, 0.1, 0.8, 0.2])
+    logits[:, 0] = [3.0, -3.0, -1.0, 1.0]
+    few = [LabelledText(f"t{i}", s, {"toxicity": y}) for i, (s, y) in
+           enumerate([("a", 1.0), ("a", 0.0), ("b", 1.0), ("b", 0.0)])] * 5  # fmt: skip
+    stacked = {}
+    for weights in ({}, {"b": 10.0}):
+        copy = ToxicityModel.load(out, embedder)
+        fit_stacks(copy, few, np.tile(logits, (5, 1)), np.tile(lexical, 5), source_weights=weights)
+        stacked[len(weights)] = copy.stacks
+    assert stacked[0][0] != stacked[1][0] and stacked[0][1:] == stacked[1][1:]
+
+
+@pytest.mark.slow
 def test_a_single_label_model_file_still_loads(tmp_path: Path):
     import numpy as np
 
