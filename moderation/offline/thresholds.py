@@ -62,12 +62,12 @@ import numpy.typing as npt
 from ruamel.yaml import YAML
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
-from tqdm import tqdm
 
 from moderation import reasons
 from moderation.db.models import AuditEntry, Comment, DecidedBy, utcnow
 from moderation.decisions import author_histories, author_statuses, rules_context
 from moderation.exceptions import ModerationError, RulesError
+from moderation.offline.progress import progress_bar
 from moderation.policy import Action, EvaluationContext, RuleSet, load_rules, load_rules_text
 from moderation.policy.conditions import AllCondition, ScoreCondition
 from moderation.policy.evaluator import iter_conditions
@@ -903,16 +903,18 @@ def calibrate(
 
     base_dir = rules_path.parent
     fits, cands = [], []
-    for plan in tqdm(plans, desc="calibrate", unit="score", file=sys.stderr, disable=not progress):
-        zone = load_rules_text(
-            _zone_text(ruleset.content, plan), source=ruleset.source, base_dir=base_dir
-        )
-        found = _candidates(plan, zone, answers.replays)
-        fits.append(found.fit)
-        if found.fit.comments:
-            cands.append(found)
-        else:
-            found.fit.current = None
+    with progress_bar("calibrate", len(plans), unit="scores", enabled=progress) as bar:
+        for plan in plans:
+            zone = load_rules_text(
+                _zone_text(ruleset.content, plan), source=ruleset.source, base_dir=base_dir
+            )
+            found = _candidates(plan, zone, answers.replays)
+            fits.append(found.fit)
+            if found.fit.comments:
+                cands.append(found)
+            else:
+                found.fit.current = None
+            bar.advance()
 
     current = _totals(ruleset, answers.replays)
     allowed = target * current.answered + 1e-9
