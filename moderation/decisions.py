@@ -267,3 +267,30 @@ def rules_context(
         if author_status is not None
         else author_statuses(session, [comment.author_id])[comment.author_id],
     )
+
+
+def stored_contexts(
+    session: Session, comments: Sequence[Comment], ruleset: RuleSet
+) -> dict[str, EvaluationContext]:
+    """``rules_context`` of many stored comments (id → context, from their stored scores),
+    with what the rules read beyond each comment looked up for all of them at once: the
+    authors' history counts, the readers' reports (when the rules read them) and the
+    authors' status, one query each instead of one each per comment."""
+    histories = author_histories(session, comments, ruleset.history_queries)
+    reported = (
+        reports.unreviewed_counts(session, [c.id for c in comments])
+        if ruleset.needs_reports
+        else {}
+    )
+    statuses = author_statuses(session, {c.author_id for c in comments})
+    return {
+        c.id: rules_context(
+            session,
+            c,
+            ruleset,
+            history=histories[c.id],
+            report_counts=reported.get(c.id, NO_REPORTS),
+            author_status=statuses[c.author_id],
+        )
+        for c in comments
+    }

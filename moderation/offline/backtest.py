@@ -20,13 +20,12 @@ from typing import Any
 from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from moderation import reports
 from moderation.db.models import Comment, DecidedBy, Decision, utcnow
-from moderation.decisions import author_histories, author_statuses, rules_context
+from moderation.decisions import stored_contexts
 from moderation.exceptions import RulesError
 from moderation.offline.datasets import read_labels
 from moderation.offline.progress import progress_bar
-from moderation.policy import NO_REPORTS, Action, HistoryQuery, ReportCounts, RuleSet, load_rules
+from moderation.policy import Action, EvaluationContext, RuleSet, load_rules
 from moderation.rule_stats import DEFAULT_RULE
 
 ACTIONS = tuple(action.value for action in Action)
@@ -247,26 +246,12 @@ def backtest(
         for part in session.scalars(stmt).partitions():
             with_scores = [d.comment for d in part if d.comment.scores]
             skipped["without stored scores"] += len(part) - len(with_scores)
-            # What the rules read beyond the comment, for the whole partition at once: the
-            # authors' history counts, their status and the readers' reports (a query or
-            # two each, not one per comment).
-            histories = author_histories(session, with_scores, ruleset.history_queries)
-            statuses = author_statuses(session, {c.author_id for c in with_scores})
-            reported = (
-                reports.unreviewed_counts(session, [c.id for c in with_scores])
-                if ruleset.needs_reports
-                else {}
-            )
+            # What the rules read beyond each comment, for the whole partition at once.
+            contexts = stored_contexts(session, with_scores, ruleset)
             for decision in part:
-                comment = decision.comment
-                if comment.id not in histories:
-                    continue
-                seen = Seen(
-                    histories[comment.id],
-                    reported.get(comment.id, NO_REPORTS),
-                    statuses[comment.author_id],
-                )
-                _replay(report, ruleset, session, decision, seen, truth, old_judged, new_judged)
+                ctx = contexts.get(decision.comment.id)
+                if ctx is not None:
+                    _replay(report, ruleset, decision, ctx, truth, old_judged, new_judged)
             bar.advance(len(part))
     if skipped["without stored scores"] == 0:
         del skipped["without stored scores"]
@@ -278,35 +263,17 @@ def backtest(
     return report
 
 
-@dataclass(frozen=True)
-class Seen:
-    """What the rules read of a comment beyond its own row, looked up per partition."""
-
-    history: Mapping[HistoryQuery, int]
-    reports: ReportCounts
-    author_status: str
-
-
 def _replay(
     report: BacktestReport,
     ruleset: RuleSet,
-    session: Session,
     decision: Decision,
-    seen: Seen,
+    ctx: EvaluationContext,
     truth: Mapping[str, str],
     old_judged: list[tuple[str, str]],
     new_judged: list[tuple[str, str]],
 ) -> None:
     """One comment decided again, its outcome added to ``report`` and the judged lists."""
     comment = decision.comment
-    ctx = rules_context(
-        session,
-        comment,
-        ruleset,
-        history=seen.history,
-        report_counts=seen.reports,
-        author_status=seen.author_status,
-    )
     verdict = ruleset.evaluate(ctx)
     old_action, new_action = decision.action, verdict.action.value
     old_rule = decision.rule or DEFAULT_RULE

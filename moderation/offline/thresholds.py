@@ -65,14 +65,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from moderation import reasons
 from moderation.db.models import AuditEntry, Comment, DecidedBy, utcnow
-from moderation.decisions import author_histories, author_statuses, rules_context
+from moderation.decisions import stored_contexts
 from moderation.exceptions import ModerationError, RulesError
 from moderation.offline.progress import progress_bar
 from moderation.policy import Action, EvaluationContext, RuleSet, load_rules, load_rules_text
 from moderation.policy.conditions import AllCondition, ScoreCondition
 from moderation.policy.evaluator import iter_conditions
 from moderation.policy.testing import ScoreFn, run_inline_tests
-from moderation.reports import unreviewed_counts
 
 if TYPE_CHECKING:
     from moderation.policy.testing import TestOutcome
@@ -366,21 +365,9 @@ def _read(session: Session, ruleset: RuleSet, since: datetime, until: datetime) 
     for part in session.scalars(stmt).partitions():
         comments = [c for c in part if c.scores and c.decisions]
         # The partition's history counts, reports and author statuses in one query each.
-        histories = author_histories(session, comments, ruleset.history_queries)
-        counts = (
-            unreviewed_counts(session, [c.id for c in comments]) if ruleset.needs_reports else {}
-        )
-        statuses = author_statuses(session, {c.author_id for c in comments})
+        contexts = stored_contexts(session, comments, ruleset)
         for comment in comments:
-            ctx = rules_context(
-                session,
-                comment,
-                ruleset,
-                history=histories[comment.id],
-                report_counts=counts.get(comment.id),
-                author_status=statuses[comment.author_id],
-            )
-            answers.replays.append(_answer(answers, comment, ctx))
+            answers.replays.append(_answer(answers, comment, contexts[comment.id]))
     return answers
 
 
