@@ -560,6 +560,13 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="with --shared: keep MODEL's tuned layers and fit only its stacks again, on the "
         "comments training set aside for them (writes --out, default the shipped file)",
     )
+    p.add_argument(
+        "--perspective-scale",
+        action="store_true",
+        help="with --shared: fit the shipped model's map to Perspective's levels on "
+        "Perspective's own scores (their training part), report it on the fifth held out, "
+        "and write it beside the model (or to --out)",
+    )
     p.add_argument("--rules", help="with --cross-source: rules file (default: MODERATION_RULES)")
     p.add_argument(
         "--test-cap",

@@ -181,6 +181,13 @@ class Settings(BaseSettings):
         description="How long a request that arrives while the models load waits for them "
         "before it gets 503 UNAVAILABLE.",
     )
+    perspective_scale: Literal["perspective", "model"] = Field(
+        default="perspective",
+        description="The scale the Perspective API answers on: 'perspective' maps the offline "
+        "model's scores to Perspective's levels (moderation/perspective/scale.py, fitted on "
+        "Perspective's own scores), so clients' thresholds keep their meaning; 'model' "
+        "answers the model's own scores, as /v1/comments shows them.",
+    )
     perspective_max_batch: int = Field(
         default=64,
         gt=0,

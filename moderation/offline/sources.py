@@ -40,7 +40,7 @@ must not be: they are how others will judge the model.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,7 +204,10 @@ PERSPECTIVE_COLUMNS = {
 """Perspective's attribute for each of Detoxify's labels."""
 
 
-def perspective(data_dir: Path) -> list[LabelledText]:
+def perspective(
+    data_dir: Path, columns: Mapping[str, str] = PERSPECTIVE_COLUMNS
+) -> list[LabelledText]:
+    """Perspective's scored Wikipedia comments, each label read from its ``columns`` entry."""
     path = data_dir / "hate" / "perspective_scores_wikipedia_1k.csv"
     if not path.exists():
         return []
@@ -214,7 +217,7 @@ def perspective(data_dir: Path) -> list[LabelledText]:
         if text is None:
             continue
         try:
-            labels = {label: float(row[column]) for label, column in PERSPECTIVE_COLUMNS.items()}
+            labels = {label: float(row[column]) for label, column in columns.items()}
         except (KeyError, ValueError):
             continue
         examples.append(LabelledText(text, "perspective", labels))

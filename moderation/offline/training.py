@@ -612,6 +612,10 @@ def run_shared_train(args: argparse.Namespace) -> int:
     if not data_dir.is_dir():
         raise ConfigurationError(f"Option --shared has value {args.shared!r}: not a directory.")
     check_sources(args.hold_out or [], "--hold-out")
+    if args.perspective_scale:
+        from moderation.offline.perspective_scale import run_perspective_scale
+
+        return run_perspective_scale(args, data_dir)
     embedder = Embedder()
     cache = _load_states(args.states_cache)
     if args.epochs is None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from moderation import heap
 from moderation.perspective.languages import LanguageDetector
+from moderation.perspective.scale import NATIVE, ScoreScale
 from moderation.policy import ArticleFacts, EvaluationContext, RuleSet
 from moderation.scoring import ArticleInput, CommentInput, ScorerSet
 
@@ -61,11 +62,16 @@ class Job:
 @dataclass
 class Outcome:
     scores: dict[str, float] = field(default_factory=dict)
+    """The scorers' scores, on the model's scale (what the rules decide on and what is
+    stored)."""
+    client_scores: dict[str, float] = field(default_factory=dict)
+    """The same on the scale the client is answered on (:mod:`moderation.perspective.scale`)."""
     evidence: dict[str, Any] = field(default_factory=dict)
     decision: str | None = None
     rules_version: str | None = None
     spans: list[tuple[int, int, float]] = field(default_factory=list)
-    """Code-point spans of ``Job.text`` with the span scorer's score of the span alone."""
+    """Code-point spans of ``Job.text`` with the span scorer's score of the span alone, on
+    the client's scale."""
 
 
 @dataclass
@@ -139,6 +145,21 @@ def load_models(settings: Any) -> Models:
     return models
 
 
+def client_scale(settings: Any) -> ScoreScale:
+    """The map to Perspective's levels fitted for the shipped offline model, when that is
+    the toxicity backend and ``perspective_scale`` asks for it; else none (Detoxify's
+    scores, or ``model``)."""
+    from moderation.perspective.scale import load_scale
+    from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, DEFAULT_SCALE_PATH
+
+    if (
+        settings.perspective_scale != "perspective"
+        or settings.toxicity_backend.strip() != "offline"
+    ):
+        return NATIVE
+    return load_scale(DEFAULT_SCALE_PATH, DEFAULT_MODEL_PATH)
+
+
 class Analyzer:
     def __init__(
         self,
@@ -146,10 +167,13 @@ class Analyzer:
         *,
         rules: Callable[[], RuleSet],
         max_batch: int = DEFAULT_MAX_BATCH,
+        scale: ScoreScale = NATIVE,
     ) -> None:
         self._load = load
         self.rules = rules
         self.max_batch = max_batch
+        self.scale = scale
+        """What the client's scores are mapped by (:data:`NATIVE`: none)."""
         self._queue: queue.SimpleQueue[tuple[Job, Future[Outcome]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.passes = 0
@@ -158,7 +182,10 @@ class Analyzer:
     @classmethod
     def from_settings(cls, settings: Any, *, rules: Callable[[], RuleSet]) -> Analyzer:
         load = shared_load(model_key(settings), lambda: load_models(settings))
-        return cls(load, rules=rules, max_batch=settings.perspective_max_batch)
+        scale = client_scale(settings)
+        if scale.maps:
+            log.info("Perspective API: %s on Perspective's scale", ", ".join(sorted(scale.maps)))
+        return cls(load, rules=rules, max_batch=settings.perspective_max_batch, scale=scale)
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -226,7 +253,9 @@ class Analyzer:
         try:
             models = self.models
             with models.lock:
-                outcomes = score_jobs(models.scorers, [job for job, _ in batch], self.rules)
+                outcomes = score_jobs(
+                    models.scorers, [job for job, _ in batch], self.rules, scale=self.scale
+                )
             self.passes += 1
         except Exception as exc:  # noqa: BLE001 - each request answers INTERNAL
             log.exception("a Perspective scoring pass of %d request(s) failed", len(batch))
@@ -241,10 +270,15 @@ class Analyzer:
 
 
 def score_jobs(
-    scorers: ScorerSet, jobs: Sequence[Job], rules: Callable[[], RuleSet]
+    scorers: ScorerSet,
+    jobs: Sequence[Job],
+    rules: Callable[[], RuleSet],
+    *,
+    scale: ScoreScale = NATIVE,
 ) -> list[Outcome]:
     """Score ``jobs`` in one pass (:meth:`ScorerSet.score`; relevance only for the jobs with
-    context), then spans and the rules' decision where asked."""
+    context), then spans and the rules' decision where asked (on the model's scale), then
+    the client's scores (``scale``)."""
     inputs = [_input(index, job) for index, job in enumerate(jobs)]
     merged = scorers.score(inputs, has_article=[job.article is not None for job in jobs])
     outcomes = [Outcome(scores=dict(r.scores), evidence=dict(r.evidence)) for r in merged]
@@ -259,6 +293,9 @@ def score_jobs(
                 verdict = ruleset.evaluate(_rules_context(ruleset, job, outcome, now))
                 outcome.decision = verdict.action.value
                 outcome.rules_version = ruleset.version
+    for outcome in outcomes:
+        outcome.client_scores = scale.apply(outcome.scores)
+        outcome.spans = [(a, b, scale.value(SPAN_SCORER, v)) for a, b, v in outcome.spans]
     return outcomes
 
 

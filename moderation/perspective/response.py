@@ -25,8 +25,12 @@ DIGITS = 7
 
 
 def attribute_values(plan: Plan, outcome: Outcome) -> dict[str, float]:
-    """Requested name -> value, before thresholds."""
-    inputs = Inputs(scores=outcome.scores, words=count_words(plan.text), decision=outcome.decision)
+    """Requested name -> value on the client's scale, before thresholds."""
+    inputs = Inputs(
+        scores=outcome.client_scores or outcome.scores,
+        words=count_words(plan.text),
+        decision=outcome.decision,
+    )
     return {item.key: round(item.attribute.value(inputs), DIGITS) for item in plan.attributes}
 
 

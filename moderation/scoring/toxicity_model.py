@@ -39,6 +39,8 @@ from moderation.textfeatures import whole_characters
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "toxicity_tuned.npz"
+DEFAULT_SCALE_PATH = MODELS_DIR / "toxicity_tuned.perspective.json"
+"""The shipped model's map to Perspective's levels (``moderation.perspective.scale``)."""
 
 FILE_FORMAT = "minilm-top-int8-delta/2"
 _SINGLE_LABEL_FORMAT = "minilm-top-int8-delta/1"

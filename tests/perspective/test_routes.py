@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from moderation.db.models import Base, PerspectiveRequest, PerspectiveSuggestion
+from moderation.perspective.analyzer import Job, score_jobs
 from moderation.scoring.detoxify import TOXICITY_LABELS
 from tests.conftest import auth
 from tests.perspective.conftest import ADMIN, ANALYZE, MODERATOR, PUB, SUGGEST, analyze
@@ -291,6 +292,11 @@ def test_without_do_not_store_the_request_is_kept_outside_the_queue(
         assert set(row.scores) == {*TOXICITY_LABELS, "relevance", "spam"}
         answered = r.json()["attributeScores"]["TOXICITY"]["summaryScore"]["value"]
         assert row.attribute_scores["TOXICITY"] == answered
+        # Stored: the model's scores (what the rules read) and the answer on Perspective's
+        # scale (moderation/perspective/scale.py).
+        scale = pclient.app.state.analyzer.scale
+        assert scale.maps
+        assert answered == pytest.approx(scale.value("toxicity", row.scores["toxicity"]), abs=1e-6)
         assert set(row.attribute_scores) == {"TOXICITY", "OFF_TOPIC"}  # stored before thresholds
     assert _rows(session_factory)["comments"] == 0
 
@@ -406,3 +412,22 @@ def test_errors_elsewhere_keep_the_services_own_format(pclient: TestClient):
     r = pclient.post("/v1/comments", json={}, headers=auth("publisher"))
     assert r.status_code == 422 and r.json()["error"] == "validation_error"
     assert pclient.get("/readyz").json()["checks"]["perspective"] == {"ok": True}
+
+
+def test_with_the_model_scale_the_answer_is_the_models_score(perspective_settings):
+    from moderation.api.main import create_app
+
+    app = create_app(perspective_settings.model_copy(update={"perspective_scale": "model"}))
+    with TestClient(app) as client:
+        assert app.state.analyzer.wait_ready(300), app.state.analyzer.error
+        assert not app.state.analyzer.scale.maps
+        body = {
+            "comment": {"text": "I will hurt you, idiot"},
+            "requestedAttributes": {"THREAT": {}},
+        }
+        r = analyze(client, body)
+        assert r.status_code == 200, r.text
+        answered = r.json()["attributeScores"]["THREAT"]["summaryScore"]["value"]
+        scorers = app.state.analyzer.models.scorers
+        job = score_jobs(scorers, [Job(text="I will hurt you, idiot")], lambda: None)[0]  # type: ignore[arg-type,return-value]
+        assert answered == pytest.approx(job.scores["threat"], abs=1e-6)
