@@ -25,7 +25,9 @@ def test_garbage_is_collected_first_and_what_is_alive_is_frozen():
     try:
         frozen = freeze_loaded()
         assert not freed.alive  # collected, not frozen for the process's life
-        assert frozen == gc.get_freeze_count() > 0
+        # At least what it reported: a model load finishing in a background thread of this
+        # test process (the Perspective analyzer's) may freeze a few more objects at once.
+        assert 0 < frozen <= gc.get_freeze_count()
         assert gc.is_tracked(kept)
         assert not any(obj is kept for obj in gc.get_objects())  # out of every generation
     finally:
