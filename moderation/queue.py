@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -60,6 +61,59 @@ def scoring_queues(conn: redis.Redis, settings: Settings) -> list[Queue]:
     return [scoring_queue(conn, settings), scoring_queue(conn, settings, bulk=True)]
 
 
+@dataclass(frozen=True)
+class ScoringJobs:
+    """Scoring jobs chosen for some comments of one site, not yet in Redis: each job's id
+    and comment ids, and the lane."""
+
+    site: str
+    bulk: bool
+    jobs: list[tuple[str, list[str]]]
+
+    @property
+    def job_of(self) -> dict[str, str]:
+        """Comment id -> its job's id."""
+        return {cid: job_id for job_id, chunk in self.jobs for cid in chunk}
+
+
+def plan_scoring(
+    settings: Settings, site: str, comment_ids: Sequence[str], *, bulk: bool | None = None
+) -> ScoringJobs:
+    """Jobs of ``scoring_batch_size`` ids; up to ``live_batch_limit`` comments go to the live
+    lane, more to the bulk lane (or as ``bulk`` says)."""
+    if bulk is None:
+        bulk = len(comment_ids) > settings.live_batch_limit
+    size = settings.scoring_batch_size
+    chunks = [list(comment_ids[i : i + size]) for i in range(0, len(comment_ids), size)]
+    return ScoringJobs(site, bulk, [(f"score-{uuid.uuid4().hex}", chunk) for chunk in chunks])
+
+
+def push_scoring(conn: redis.Redis, settings: Settings, planned: ScoringJobs) -> None:
+    """Put planned jobs in Redis, all in one round trip. Raises ``QueueUnavailableError``
+    when Redis cannot be reached."""
+    if not planned.jobs:
+        return
+    queue = scoring_queue(conn, settings, bulk=planned.bulk)
+    try:
+        queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    SCORE_JOB,
+                    (chunk, planned.site),
+                    job_id=job_id,
+                    timeout=settings.job_timeout,
+                    result_ttl=3600,
+                    failure_ttl=7 * 24 * 3600,
+                    retry=Retry(max=2, interval=[2, 10]),
+                    description=f"score {len(chunk)} comment(s)",
+                )
+                for job_id, chunk in planned.jobs
+            ]
+        )
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise QueueUnavailableError(f"Redis is unreachable: {exc}") from exc
+
+
 def enqueue_scoring(
     *,
     session: Session,
@@ -68,40 +122,20 @@ def enqueue_scoring(
     comment_ids: Sequence[str],
     bulk: bool | None = None,
 ) -> list[str]:
-    """Enqueue committed comments in jobs of ``scoring_batch_size`` ids; returns job ids.
+    """Enqueue committed comments (:func:`plan_scoring`, :func:`push_scoring`); returns job
+    ids. The comments' ``job_id`` are written in one transaction. Raises
+    ``QueueUnavailableError`` when Redis cannot be reached; the comments stay pending and
+    the sweeper picks them up.
 
-    Up to ``live_batch_limit`` comments go to the live lane, more to the bulk lane (or as
-    ``bulk`` says). All jobs go to Redis in one round trip and the comments' ``job_id`` are
-    written in one transaction. Raises ``QueueUnavailableError`` when Redis cannot be
-    reached; the comments stay pending and the sweeper picks them up.
+    A single new comment needs no second transaction: its job is planned before the
+    comment is committed, its id stored with it, and pushed after the commit
+    (``api/routes/comments.py``); a push that fails leaves a job id that is not live,
+    which the sweeper treats as no job.
     """
     if not comment_ids:
         return []
-    site = current_site(session)
-    if bulk is None:
-        bulk = len(comment_ids) > settings.live_batch_limit
-    queue = scoring_queue(conn, settings, bulk=bulk)
-    size = settings.scoring_batch_size
-    chunks = [list(comment_ids[i : i + size]) for i in range(0, len(comment_ids), size)]
-    job_ids = [f"score-{uuid.uuid4().hex}" for _ in chunks]
-    try:
-        queue.enqueue_many(
-            [
-                Queue.prepare_data(
-                    SCORE_JOB,
-                    (chunk, site),
-                    job_id=job_id,
-                    timeout=settings.job_timeout,
-                    result_ttl=3600,
-                    failure_ttl=7 * 24 * 3600,
-                    retry=Retry(max=2, interval=[2, 10]),
-                    description=f"score {len(chunk)} comment(s)",
-                )
-                for chunk, job_id in zip(chunks, job_ids, strict=True)
-            ]
-        )
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise QueueUnavailableError(f"Redis is unreachable: {exc}") from exc
+    planned = plan_scoring(settings, current_site(session), comment_ids, bulk=bulk)
+    push_scoring(conn, settings, planned)
     now = utcnow()
     # One executemany (an UPDATE per comment, still only where the comment is pending).
     session.execute(
@@ -109,13 +143,13 @@ def enqueue_scoring(
         .where(Comment.status == CommentStatus.PENDING.value)
         .execution_options(synchronize_session=False),
         [
-            {"site_id": site, "id": cid, "job_id": job_id, "enqueued_at": now}
-            for chunk, job_id in zip(chunks, job_ids, strict=True)
+            {"site_id": planned.site, "id": cid, "job_id": job_id, "enqueued_at": now}
+            for job_id, chunk in planned.jobs
             for cid in chunk
         ],
     )
     session.commit()
-    return job_ids
+    return [job_id for job_id, _ in planned.jobs]
 
 
 def without_live_job(conn: redis.Redis, rows: Sequence[tuple[RowKey, str | None]]) -> list[RowKey]:

@@ -35,10 +35,11 @@ from moderation.comments import (
     get_comment,
     load_comments,
 )
-from moderation.db.models import CommentStatus
+from moderation.db.models import CommentStatus, utcnow
+from moderation.db.scoping import current_site
 from moderation.db.session import READ_ONLY, database_unavailable, read_only
 from moderation.exceptions import ConflictError, QueueUnavailableError, UnknownReferenceError
-from moderation.queue import ask_explain, enqueue_scoring
+from moderation.queue import ask_explain, enqueue_scoring, plan_scoring, push_scoring
 from moderation.reports import report_tally
 from moderation.scoring import spans_pending
 from moderation.settings import Settings
@@ -145,10 +146,17 @@ def create_comment_route(
         current = comment_public(get_comment(session, comment.id))
         session.commit()
         return current
+    # Its job is chosen now and stored with it (one transaction, one commit); it reaches
+    # Redis after the commit, so the worker finds the comment. If Redis is down, the job id
+    # stays without a live job and the sweeper queues the comment later.
+    planned = plan_scoring(settings, current_site(session), [comment.id])
+    comment.job_id, comment.enqueued_at = planned.jobs[0][0], utcnow()
     session.commit()
-    # Taken now: if queueing fails, its rollback expires the row's attributes.
     cid, committed = comment.id, comment_public(comment)
-    _enqueue(session, redis_conn, settings, [cid])
+    try:
+        push_scoring(redis_conn, settings, planned)
+    except QueueUnavailableError as exc:
+        log.warning("1 comment stored but not queued: %s", exc)
     return _reread(session, [cid], {cid: committed}).get(cid, committed)
 
 
