@@ -6,10 +6,9 @@ commit and stored with it: ``plan_scoring``, then ``push_scoring``). If Redis is
 that moment the comment stays ``pending`` with no live job, and ``sweep_pending`` (run by
 workers) enqueues it once Redis is back. It also re-enqueues comments whose job was lost
 (Redis restarted empty, job failed, worker killed), so an accepted comment always reaches a
-decision. A worker that
-died mid-job is known by its heartbeat (``moderation.heartbeats``): once that expires, the
-jobs it had started go back to the front of their queue (``reap_dead_workers``), instead of
-waiting for RQ to give up on them after the job timeout.
+decision. A worker that died mid-job is known by its heartbeat (``moderation.heartbeats``):
+once that expires, the jobs it had started go back to the front of their queue
+(``reap_dead_workers``), instead of waiting for RQ to give up on them after the job timeout.
 """
 
 from __future__ import annotations
