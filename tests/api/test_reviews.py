@@ -4,19 +4,18 @@ Service-level tests of the same modules are in tests/reviews/."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from moderation.articles import upsert_article
 from moderation.comments import NewComment, create_comment
 from moderation.db import AuditEntry, Comment, DecidedBy, Score
-from moderation.db.models import WebhookDelivery
+from moderation.db.models import ReviewClaim, WebhookDelivery, utcnow
 from moderation.decisions import record_decision
 from moderation.policy import ReportReason
 from moderation.reports import NewReport, record_report
@@ -36,7 +35,9 @@ def review_settings(settings):
     return settings.model_copy(
         update={
             "api_keys": f"{API_KEYS_SPEC},moderator/bob:{BOB_KEY}",
-            "review_lease_seconds": 1.0,
+            # Long enough that no lease runs out while a test runs on a loaded machine; the
+            # test of an expired lease moves its end into the past instead of sleeping.
+            "review_lease_seconds": 300.0,
             "webhook_url": "http://127.0.0.1:9/hook",
             "webhook_secret": "s3cret",
         }
@@ -216,7 +217,13 @@ def test_two_moderators_claim_one_wins_and_an_expired_lease_frees_it(api, sessio
     assert api.post("/v1/reviews/c1/claim", headers=MOD).status_code == 200
     taken = api.post("/v1/reviews/c1/decision", json={"action": "reject"}, headers=BOB)
     assert taken.status_code == 409 and taken.json()["claim"]["moderator"] == "moderator-tester"
-    time.sleep(1.2)  # the lease (1 s in this test) runs out
+    with session_factory() as s:  # the lease runs out
+        s.execute(
+            update(ReviewClaim)
+            .where(ReviewClaim.comment_id == "c1")
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        s.commit()
     assert [i["comment_id"] for i in api.get("/v1/reviews", headers=BOB).json()["items"]] == ["c1"]
     again = api.post("/v1/reviews/c1/claim", headers=BOB)
     assert again.status_code == 200 and again.json()["moderator"] == "bob"
