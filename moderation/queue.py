@@ -71,11 +71,6 @@ class ScoringJobs:
     bulk: bool
     jobs: list[tuple[str, list[str]]]
 
-    @property
-    def job_of(self) -> dict[str, str]:
-        """Comment id -> its job's id."""
-        return {cid: job_id for job_id, chunk in self.jobs for cid in chunk}
-
 
 def plan_scoring(
     settings: Settings, site: str, comment_ids: Sequence[str], *, bulk: bool | None = None

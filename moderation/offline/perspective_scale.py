@@ -119,9 +119,8 @@ def format_report(report: Sequence[dict[str, Any]]) -> str:
 
 def run_perspective_scale(args: argparse.Namespace, data_dir: Path) -> int:
     """``moderation train --shared DATA --perspective-scale``: fit, report, write."""
-    from moderation.offline.source_eval import held_out_part, training_part
+    from moderation.offline.source_eval import held_out_part, score_texts, training_part
     from moderation.scoring._embedding import Embedder
-    from moderation.scoring.base import ArticleInput, CommentInput
     from moderation.scoring.lexical import OfflineToxicityScorer
     from moderation.scoring.toxicity_model import DEFAULT_MODEL_PATH, DEFAULT_SCALE_PATH
 
@@ -139,17 +138,9 @@ def run_perspective_scale(args: argparse.Namespace, data_dir: Path) -> int:
     scorer = OfflineToxicityScorer.from_files(embedder=Embedder())
     if scorer.model is None:
         raise ConfigurationError(f"No offline model at {DEFAULT_MODEL_PATH} to fit the map for.")
-    article = ArticleInput(id="perspective", title="", body="")
 
     def score(texts: Sequence[str]) -> list[dict[str, float]]:
-        out: list[dict[str, float]] = []
-        for start in range(0, len(texts), 64):
-            batch = [
-                CommentInput(id=str(i), text=text, author_id="perspective", article=article)
-                for i, text in enumerate(texts[start : start + 64])
-            ]
-            out += [dict(result.scores) for result in scorer.score(batch)]
-        return out
+        return [dict(row["scores"]) for row in score_texts(scorer, texts)]
 
     train = training_part(examples)
     test = held_out_part("perspective", examples)

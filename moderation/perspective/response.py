@@ -27,7 +27,7 @@ DIGITS = 7
 def attribute_values(plan: Plan, outcome: Outcome) -> dict[str, float]:
     """Requested name -> value on the client's scale, before thresholds."""
     inputs = Inputs(
-        scores=outcome.client_scores or outcome.scores,
+        scores=outcome.client_scores,
         words=count_words(plan.text),
         decision=outcome.decision,
     )
