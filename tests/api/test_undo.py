@@ -3,12 +3,14 @@ a moderator's webhook is held for the undo window, an undone decision's is never
 kept one is sent after the window, by its job or, when Redis lost the job, by the sweeper.
 
 Deliveries are sent by calling the job's function directly (as the webhook worker would),
-against a real HTTP server standing in for the publisher."""
+against a real HTTP server standing in for the publisher. The window is a minute, so that a
+loaded machine never closes it between two requests of a test; a test that needs it closed
+moves the stored decision and delivery times into the past (``elapse``) instead of sleeping."""
 
 from __future__ import annotations
 
 import json
-import time
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,7 +25,7 @@ from tests.api.test_reviews import BOB, BOB_KEY, MOD, add_comment, audits
 from tests.conftest import API_KEYS_SPEC
 from tests.receiver import Receiver
 
-UNDO = 1.5  # seconds: the window in these tests
+UNDO = 60.0  # seconds: the window in these tests
 
 
 @pytest.fixture
@@ -50,6 +52,20 @@ def api(undo_settings):
 
     with TestClient(create_app(undo_settings)) as client:
         yield client
+
+
+def elapse(session_factory, seconds):
+    """As if ``seconds`` had passed for every stored decision and webhook delivery: the undo
+    window and the deliveries' holds are judged from these times."""
+    step = timedelta(seconds=seconds)
+    with session_factory() as s:
+        for decision in s.scalars(select(Decision)):
+            decision.decided_at -= step
+        for delivery in s.scalars(select(WebhookDelivery)):
+            delivery.created_at -= step
+            if delivery.next_attempt_at is not None:
+                delivery.next_attempt_at -= step
+        s.commit()
 
 
 def deliveries(session_factory, cid):
@@ -125,7 +141,7 @@ def test_undo_within_the_window_reopens_the_review_and_its_webhook_is_never_sent
     assert [i["comment_id"] for i in api.get("/v1/reviews", headers=MOD).json()["items"]] == ["c1"]
     # Nothing to undo now; and after the window, nothing was ever sent.
     assert api.post("/v1/reviews/c1/undo", headers=MOD).status_code == 409
-    time.sleep(UNDO + 2.2)
+    elapse(session_factory, UNDO + 2.2)
     deliver_all(session_factory, redis_conn, undo_settings)
     assert receiver.received == []
     # It can be decided again, and that decision's webhook goes out after its window.
@@ -141,7 +157,7 @@ def test_after_the_window_undo_is_409_and_the_webhook_is_sent(
         "/v1/reviews/c1/decision", json={"action": "reject", "reason_code": "spam"}, headers=MOD
     )
     assert r.status_code == 201, r.text
-    time.sleep(UNDO + 0.1)
+    elapse(session_factory, UNDO + 0.1)
     late = api.post("/v1/reviews/c1/undo", headers=MOD)
     assert late.status_code == 409
     assert "undo window" in late.json()["message"] and "closed" in late.json()["message"]
@@ -153,7 +169,7 @@ def test_after_the_window_undo_is_409_and_the_webhook_is_sent(
         session_factory=session_factory, conn=redis_conn, settings=undo_settings, after_seconds=0
     )
     assert swept_early == 0  # still inside the grace after the window
-    time.sleep(2.2)
+    elapse(session_factory, 2.2)
     redis_conn.delete(webhooks.SWEEP_LOCK)
     swept = webhooks.sweep_deliveries(
         session_factory=session_factory, conn=redis_conn, settings=undo_settings, after_seconds=0
@@ -222,7 +238,7 @@ def test_bulk_reject_decides_each_comment_and_each_can_be_undone(
         headers=MOD,
     )
     assert too_many.status_code == 422
-    time.sleep(UNDO + 2.2)
+    elapse(session_factory, UNDO + 2.2)
     deliver_all(session_factory, redis_conn, undo_settings)
     assert sorted(sent(receiver)) == [
         ("comment.decided", "b1", "reject"),
