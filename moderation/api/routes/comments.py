@@ -97,14 +97,11 @@ def _enqueue(session: Session, redis_conn: Any, settings: Settings, ids: list[st
         log.warning("%d comment(s) queued, job ids not recorded: %s", len(ids), unavailable)
 
 
-def _reread(
-    session: Session, ids: list[str], accepted: dict[str, CommentPublic]
-) -> dict[str, CommentPublic]:
-    """The committed comments as stored now (the worker may have decided them already).
+def _reread(session: Session, ids: list[str]) -> dict[str, CommentPublic]:
+    """Stored comments as they are now (a duplicate may have been decided already).
 
-    The commit is the promise: if the database cannot be read at this point, the comments
-    this request accepted are described as they were committed (pending), and the others
-    are left out, instead of answering 503 for comments that are stored."""
+    The commit is the promise: if the database cannot be read at this point, these are
+    left out of the answer instead of answering 503 for a request whose comments are stored."""
     session.expire_all()
     try:
         session.connection(execution_options={READ_ONLY: True})  # on SQLite, never waits
@@ -114,8 +111,8 @@ def _reread(
         if unavailable is None:
             raise
         session.rollback()
-        log.warning("answering from the committed state: %s", unavailable)
-        return dict(accepted)
+        log.warning("answering without the stored duplicates: %s", unavailable)
+        return {}
 
 
 @router.post(
@@ -152,12 +149,12 @@ def create_comment_route(
     planned = plan_scoring(settings, current_site(session), [comment.id])
     comment.job_id, comment.enqueued_at = planned.jobs[0][0], utcnow()
     session.commit()
-    cid, committed = comment.id, comment_public(comment)
+    committed = comment_public(comment)  # the new row as just written (pending): no query
     try:
         push_scoring(redis_conn, settings, planned)
     except QueueUnavailableError as exc:
         log.warning("1 comment stored but not queued: %s", exc)
-    return _reread(session, [cid], {cid: committed}).get(cid, committed)
+    return committed
 
 
 class BatchRefused(ErrorBody):
@@ -254,7 +251,7 @@ def create_comments_batch(
     # A new comment is answered as just written (pending: its job was queued a moment ago);
     # a duplicate as it is stored now, which may be decided.
     duplicates = [r.id for r in ordered if r.result == "duplicate" and r.id]
-    stored = {**committed, **(_reread(session, duplicates, {}) if duplicates else {})}
+    stored = {**committed, **(_reread(session, duplicates) if duplicates else {})}
     for item in ordered:
         if item.result != "error" and item.id is not None:
             item.comment = stored.get(item.id)
