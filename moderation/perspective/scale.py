@@ -19,6 +19,7 @@ the fit; reading the file is :func:`load_scale`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -135,8 +136,16 @@ def parse_scale(text: str, source: str = "<string>") -> ScoreScale:
 
 
 def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, remembered per (path, inode, size, modification time):
+    every API app created in a process checks the same 3.3 MB model file, read once."""
+    stat = path.stat()
+    return _sha256_of(str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_of(path: str, inode: int, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -3,6 +3,7 @@ shipped file, and what the analyzer answers with it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -14,6 +15,7 @@ from moderation.perspective.analyzer import Job, client_scale, score_jobs
 from moderation.perspective.scale import (
     NATIVE,
     ScoreMap,
+    _sha256_of,
     file_sha256,
     fit_map,
     load_scale,
@@ -146,6 +148,17 @@ def test_a_map_fitted_for_another_model_is_not_used(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="moderation.perspective.scale"):
         assert load_scale(path, model) is NATIVE
     assert "moderation train --shared DATA --perspective-scale" in caplog.text
+
+
+def test_a_model_files_digest_is_read_once_until_the_file_changes(tmp_path):
+    model = tmp_path / "model.npz"
+    model.write_bytes(b"the weights")
+    first = file_sha256(model)
+    misses = _sha256_of.cache_info().misses
+    assert file_sha256(model) == first == hashlib.sha256(b"the weights").hexdigest()
+    assert _sha256_of.cache_info().misses == misses  # not read again
+    model.write_bytes(b"retrained weights")
+    assert file_sha256(model) == hashlib.sha256(b"retrained weights").hexdigest()
 
 
 def test_the_shipped_map_is_the_shipped_models_and_covers_its_labels():
