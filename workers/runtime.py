@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 from dataclasses import dataclass
 
 from redis import Redis
@@ -21,7 +20,7 @@ from moderation.db.session import read_only
 from moderation.exceptions import RulesError
 from moderation.policy import RuleSet
 from moderation.rulebook import Rulebook, Rulebooks
-from moderation.scoring import ScorerSet, build_scorers
+from moderation.scoring import ScorerSet, build_scorers, set_torch_threads
 from moderation.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -39,14 +38,6 @@ def torch_threads(settings: Settings, cores: int | None = None) -> int:
         affinity = getattr(os, "sched_getaffinity", None)
         cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
     return max(1, cores // max(1, settings.workers))
-
-
-def _set_torch_threads(settings: Settings) -> None:
-    torch = sys.modules.get("torch")  # only when a scorer loaded it: spam alone needs none
-    if torch is not None:
-        threads = torch_threads(settings)
-        torch.set_num_threads(threads)
-        log.info("torch uses %d thread(s) (pid %d)", threads, os.getpid())
 
 
 @dataclass
@@ -112,7 +103,7 @@ class RuntimeLoader:
                 scorers = build_scorers(settings, redis=conn)
             except Exception as exc:
                 raise LoadError("scorers", _describe(exc)) from exc
-            _set_torch_threads(settings)
+            set_torch_threads(torch_threads(settings), owner="worker")
             conn.hincrby(SCORER_LOADS_KEY, f"{socket.gethostname()}:{os.getpid()}", 1)
             self.scorers = scorers
         engine = make_engine(settings.effective_database_url)

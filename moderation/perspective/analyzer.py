@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import queue
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -137,26 +136,17 @@ def model_key(settings: Any) -> tuple[Any, ...]:
 
 
 def load_models(settings: Any) -> Models:
-    from moderation.scoring import build_scorers
+    from moderation.scoring import build_scorers, set_torch_threads
 
     log.info("Perspective analyzer: loading scorers %s", settings.scorer_names)
     scorers = build_scorers(settings, redis=None)
-    limit_torch_threads(settings.perspective_torch_threads)
+    # The API process holds torch for the analyzer only; on cores a scoring worker also
+    # uses, one thread kept answers fast (2 cores, busy worker: median 0.23 s, 1.2 s with
+    # torch's default of one per core).
+    set_torch_threads(settings.perspective_torch_threads, owner="Perspective analyzer")
     models = Models(scorers=scorers, detector=LanguageDetector())
     log.info("Perspective analyzer: ready (%s)", ", ".join(scorers.labels))
     return models
-
-
-def limit_torch_threads(threads: int) -> None:
-    """Run torch on ``threads`` threads in this process (0: leave torch's default, one per
-    core), when a scorer loaded it. The API process holds torch for the analyzer only. A
-    pool of one thread per core, on cores a scoring worker also uses, loses each pass's
-    steps to the worker: on 2 cores with a busy worker, the median answer took 1.2 s with
-    torch's default and 0.23 s with one thread."""
-    torch = sys.modules.get("torch")
-    if torch is not None and threads > 0:
-        torch.set_num_threads(threads)
-        log.info("Perspective analyzer: torch uses %d thread(s)", threads)
 
 
 def client_scale(settings: Any) -> ScoreScale:

@@ -13,7 +13,13 @@ Scorers: ``toxicity`` (offline model, or Detoxify per ``MODERATION_TOXICITY_BACK
 """
 
 from moderation.scoring._explain import spans_pending
-from moderation.scoring._registry import SCORER_NAMES, ScorerSet, build_scorers, expected_labels
+from moderation.scoring._registry import (
+    SCORER_NAMES,
+    ScorerSet,
+    build_scorers,
+    expected_labels,
+    set_torch_threads,
+)
 from moderation.scoring.base import (
     ArticleFeaturizer,
     ArticleInput,
@@ -34,5 +40,6 @@ __all__ = [
     "ScorerSet",
     "build_scorers",
     "expected_labels",
+    "set_torch_threads",
     "spans_pending",
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +24,19 @@ from moderation.scoring.base import (
 
 if TYPE_CHECKING:  # imported when first used: it loads torch
     from moderation.scoring._embedding import Embedder
+
+log = logging.getLogger(__name__)
+
+
+def set_torch_threads(threads: int, *, owner: str) -> None:
+    """Run torch on ``threads`` threads in this process (0: leave torch's default, one per
+    core), when a scorer loaded it (spam alone needs none). Processes that share a machine's
+    cores (scoring workers, the API's Perspective analyzer) each take their part, instead of
+    a pool per core each that loses its steps to the others."""
+    torch = sys.modules.get("torch")
+    if torch is not None and threads > 0:
+        torch.set_num_threads(threads)
+        log.info("%s: torch uses %d thread(s) (pid %d)", owner, threads, os.getpid())
 
 
 class ScorerSet:

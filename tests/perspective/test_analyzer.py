@@ -113,25 +113,26 @@ def test_the_routes_answer_unavailable_while_loading(perspective_settings, worke
 def test_the_analyzer_runs_torch_on_the_threads_it_is_given(monkeypatch):
     import torch
 
-    from moderation.perspective import analyzer as analyzer_module
-    from moderation.perspective.analyzer import limit_torch_threads, load_models
+    from moderation.perspective.analyzer import load_models
+    from moderation.scoring import set_torch_threads
     from moderation.settings import Settings
 
+    # Loading the models applies the setting (the scorers stubbed: not the point).
+    monkeypatch.setattr("moderation.scoring.build_scorers", lambda settings, redis: _Stub())
     before = torch.get_num_threads()
     try:
-        limit_torch_threads(1)
+        set_torch_threads(1, owner="test")
         assert torch.get_num_threads() == 1
-        limit_torch_threads(0)  # 0: as it is (torch's default, unless set before)
+        set_torch_threads(0, owner="test")  # 0: as it is (torch's default, unless set before)
         assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        load_models(Settings(_env_file=None, perspective_enabled=True))  # default: 1
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        load_models(Settings(_env_file=None, perspective_enabled=True, perspective_torch_threads=0))
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
-    # Loading the models applies the setting (default 1; the scorers stubbed: not the point).
-    calls: list[int] = []
-    monkeypatch.setattr(analyzer_module, "limit_torch_threads", calls.append)
-    monkeypatch.setattr("moderation.scoring.build_scorers", lambda settings, redis: _Stub())
-    load_models(Settings(_env_file=None, perspective_enabled=True))
-    load_models(Settings(_env_file=None, perspective_enabled=True, perspective_torch_threads=0))
-    assert calls == [1, 0]
 
 
 class _Stub:
